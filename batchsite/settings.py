@@ -1,0 +1,198 @@
+"""Settings for batchsite, read from the environment (see README "Configuration").
+
+Defaults run out of the box on one machine: SQLite in WAL mode under var/ and Redis on localhost.
+DATABASE_URL and REDIS_URL switch to a real deployment.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.management.utils import get_random_secret_key
+
+from batchsite.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("BATCHSITE_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY, else a random key generated once and kept in var/ (never in git)."""
+    key = env_str("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(get_random_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_rq",
+    "channels",
+    "jobs",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "batchsite.urls"
+ASGI_APPLICATION = "batchsite.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# SQLite is shared by several processes (daphne, workers, scheduler): WAL, IMMEDIATE transactions
+# and a generous busy timeout make "database is locked" a bug rather than an expected error.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'batchsite.sqlite3'}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            "PRAGMA temp_store=MEMORY;"
+            "PRAGMA mmap_size=134217728;"
+        ),
+    }
+    # Tests run workers in other threads and processes, so the test database must be a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, RQ, Channels --------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Queue names are a contract: rqworker urgent high default low.
+JOB_QUEUES = ("urgent", "high", "default", "low")
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in JOB_QUEUES}
+RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ_SHOW_ADMIN_LINK = True
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+# --- Auth, i18n, static ---------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "jobs.api.auth.BearerKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "batchsite API",
+    "DESCRIPTION": "Submit batches of URLs, watch them being processed, fetch the results.",
+    "VERSION": "1",
+}
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("BATCHSITE_LOG_LEVEL", "INFO")},
+    "loggers": {"rq.worker": {"level": env_str("BATCHSITE_RQ_LOG_LEVEL", "WARNING")}},
+}
+
+# --- batchsite ------------------------------------------------------------------------------
+# Fetching user-given URLs is an SSRF risk: private, loopback, link-local, multicast, reserved and
+# metadata addresses are refused unless listed here (comma-separated CIDRs).
+BATCHSITE_ALLOWED_NETWORKS = env_list("BATCHSITE_ALLOWED_NETWORKS")
+# Extra processors, as dotted paths to Processor subclasses.
+BATCHSITE_PROCESSORS = env_list("BATCHSITE_PROCESSORS")
+BATCHSITE_USER_AGENT = env_str(
+    "BATCHSITE_USER_AGENT", "batchsite/0.1 (+https://github.com/batchsite/batchsite)"
+)
+BATCHSITE_MAX_URLS_PER_BATCH = env_int("BATCHSITE_MAX_URLS_PER_BATCH", 100_000)
+BATCHSITE_MAX_UPLOAD_BYTES = env_int("BATCHSITE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+BATCHSITE_MAX_RESPONSE_BYTES = env_int("BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)
+BATCHSITE_MAX_REDIRECTS = env_int("BATCHSITE_MAX_REDIRECTS", 10)
+# Chunk runner: items claimed by one RQ job, how many RQ jobs may share a job at once, how long
+# one RQ job keeps claiming before it hands over, and how often it writes state.
+BATCHSITE_CHUNK_SIZE = env_int("BATCHSITE_CHUNK_SIZE", 1000)
+BATCHSITE_MAX_PARALLEL_CHUNKS = env_int("BATCHSITE_MAX_PARALLEL_CHUNKS", 16)
+BATCHSITE_SLICE_SECONDS = env_float("BATCHSITE_SLICE_SECONDS", 60.0)
+BATCHSITE_FLUSH_ITEMS = env_int("BATCHSITE_FLUSH_ITEMS", 500)
+BATCHSITE_FLUSH_SECONDS = env_float("BATCHSITE_FLUSH_SECONDS", 0.25)
+# A runner whose heartbeat is older than this is dead; its items are put back by reconcile.
+BATCHSITE_RUNNER_STALE_SECONDS = env_float("BATCHSITE_RUNNER_STALE_SECONDS", 60.0)
+BATCHSITE_RECONCILE_SECONDS = env_int("BATCHSITE_RECONCILE_SECONDS", 30)
+# Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
+BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
+BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)

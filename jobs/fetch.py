@@ -1,0 +1,679 @@
+"""The one HTTP client (aiohttp) and its SSRF guard.
+
+Every fetch of every processor goes through `Fetcher.fetch`: one `aiohttp.ClientSession` per Fetcher,
+redirects followed by hand so each hop is recorded and checked, a byte cap that also holds after
+decompression, timings from aiohttp's trace hooks, and errors raised as `ItemError` with a public code.
+
+Knows no database: settings are read only in `Fetcher.from_settings()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookies import CookieError, SimpleCookie
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from jobs.errors import ErrorCode, ItemError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CONNECT_TIMEOUT = 30.0  # generous: the caller's per-item timeout is the real limit
+DNS_CACHE_SECONDS = 60
+_REDIRECT_BODY_DRAIN = 64 * 1024  # read small redirect bodies so the connection can be reused
+_READ_CHUNK = 64 * 1024
+
+_METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+)
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?$")
+_IPV4_NUMBER = re.compile(r"^(?:0[xX][0-9A-Fa-f]*|[0-9]+)$")
+
+
+# --- SSRF guard -------------------------------------------------------------------------------
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries: 6to4, Teredo (server and client), NAT64, compatible."""
+    found = []
+    if addr.sixtofour is not None:
+        found.append(addr.sixtofour)
+    if addr.teredo is not None:
+        found.extend(addr.teredo)
+    if addr in _NAT64 or (int(addr) >> 32 == 0 and int(addr) > 1):
+        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    return found
+
+
+def _block_reason(addr: IPAddress) -> str | None:
+    if addr in _METADATA:
+        return "a cloud metadata address"
+    if addr.is_unspecified:
+        return "an unspecified address"
+    if addr.is_loopback:
+        return "a loopback address"
+    if addr.is_link_local:
+        return "a link-local address"
+    if addr.is_multicast:
+        return "a multicast address"
+    if addr.version == 4 and addr in _SHARED:
+        return "a shared (carrier-grade NAT) address"
+    if addr.is_private:
+        return "a private address"
+    if addr.is_reserved:
+        return "a reserved address"
+    if not addr.is_global:
+        return "a non-global address"
+    return None
+
+
+class AddressGuard:
+    """Says whether an IP address may be connected to: public addresses, or inside an allowed network."""
+
+    _CACHE_SIZE = 4096
+
+    def __init__(self, allowed_networks: Iterable[str] = ()) -> None:
+        networks = []
+        for cidr in allowed_networks:
+            try:
+                networks.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(f"invalid allowed network {cidr!r}: {exc}") from exc
+        self.allowed_networks = tuple(networks)
+        self._cache: dict[str, str | None] = {}
+
+    def _allowed(self, addr: IPAddress) -> bool:
+        return any(addr in network for network in self.allowed_networks)
+
+    def reason(self, ip: str) -> str | None:
+        """Why `ip` is refused, or None when it may be connected to."""
+        try:
+            return self._cache[ip]
+        except KeyError:
+            pass
+        try:
+            addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return "not an IP address"
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d on the wire
+        candidates: list[IPAddress] = [addr]
+        if addr.version == 6:
+            candidates.extend(_embedded_ipv4(addr))
+        found = None
+        for candidate in candidates:
+            if not self._allowed(candidate) and (why := _block_reason(candidate)):
+                found = why if candidate is addr else f"{why} (embedded {candidate})"
+                break
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[ip] = found
+        return found
+
+    def is_allowed(self, ip: str) -> bool:
+        return self.reason(ip) is None
+
+    def check(self, ip: str, host: str = "") -> None:
+        """Raise BLOCKED_ADDRESS unless `ip` (what `host` resolved to) may be connected to."""
+        why = self.reason(ip)
+        if why is None:
+            return
+        subject = f"{host} resolves to {ip}," if host and host != ip else f"{ip} is"
+        raise ItemError(
+            ErrorCode.BLOCKED_ADDRESS, f"{subject} {why} (not in BATCHSITE_ALLOWED_NETWORKS)"
+        )
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with the loop's getaddrinfo and refuses the name if ANY address it has is blocked."""
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self._guard = guard
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        name = host.rstrip(".").lower()
+        if name == "invalid" or name.endswith(".invalid"):
+            # RFC 6761: .invalid never resolves; answer without asking a DNS server.
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        loop = asyncio.get_running_loop()
+        # No AI_ADDRCONFIG: check the whole answer, not just the families this host can reach.
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+        results: list[ResolveResult] = []
+        for fam, _type, proto, _canon, sockaddr in infos:
+            ip = str(sockaddr[0])
+            self._guard.check(ip, host)
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=ip,
+                    port=int(sockaddr[1]),
+                    family=fam,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                )
+            )
+        if not results:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} has no addresses")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+def parse_ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a host means under the WHATWG URL rules (127.1, 0x7f.1, 2130706433, ...).
+
+    None for a domain name; ValueError for a host that looks numeric but is no address (1.2.3.4.5).
+    """
+    parts = (host[:-1] if host.endswith(".") else host).split(".")
+    if not _IPV4_NUMBER.match(parts[-1]):
+        return None
+    if len(parts) > 4:
+        raise ValueError(f"{host} is not a valid IPv4 address")
+    numbers = []
+    for part in parts:
+        if part[:2].lower() == "0x":
+            numbers.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part.startswith("0"):
+            numbers.append(int(part, 8))
+        else:
+            numbers.append(int(part, 10))  # "" → ValueError
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        raise ValueError(f"{host} is not a valid IPv4 address")
+    value = numbers[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]))
+    return ipaddress.IPv4Address(value)
+
+
+# --- results and helpers ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    reason: str
+    http_version: str
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    content_type: str
+    charset: str | None
+    content_encoding: str
+    bytes_wire: int
+    bytes_body: int
+    redirects: list[dict]
+    remote_ip: str | None
+    timings: dict[str, float]
+    tls: dict | None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); never negative."""
+    if not value or not (value := value.strip()):
+        return None
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _content_type(header: str) -> tuple[str, str | None]:
+    mime, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset" and val.strip():
+            charset = val.strip().strip("\"'")
+    return mime.strip().lower(), charset
+
+
+def _tls_info(transport: Any) -> dict | None:
+    sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+    if sslobj is None:
+        return None
+    info: dict[str, Any] = {"version": sslobj.version(), "cert_not_after": None}
+    info["cert_days_left"] = None
+    cert = sslobj.getpeercert()  # {} when verification is off
+    if cert and cert.get("notAfter"):
+        expires = ssl.cert_time_to_seconds(cert["notAfter"])
+        info["cert_not_after"] = datetime.fromtimestamp(expires, UTC).isoformat()
+        info["cert_days_left"] = int((expires - time.time()) // 86400)
+    return info
+
+
+class _Decoder:
+    """Inflates gzip/deflate with zlib's max_length, so no more than cap + 1 bytes are ever produced."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._zlib: Any = None
+
+    def _new(self, data: bytes) -> Any:
+        if self.encoding == "deflate" and len(data) >= 2:
+            # "deflate" is meant to be zlib-wrapped, but many servers send raw deflate.
+            wrapped = data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+            return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
+
+    def feed(self, data: bytes, out: bytearray, cap: int) -> None:
+        while data:
+            if self._zlib is None:
+                self._zlib = self._new(data)
+            out += self._zlib.decompress(data, cap - len(out) + 1)
+            if len(out) > cap:
+                raise _too_large(cap, "after decompression")
+            if not self._zlib.eof:
+                return  # output stayed under max_length, so all input was consumed
+            data = self._zlib.unused_data  # a further gzip member, or trailing garbage
+            self._zlib = None
+            if not data.startswith(b"\x1f\x8b"):
+                return
+
+    def finish(self, out: bytearray, cap: int) -> None:
+        if self._zlib is not None:
+            out += self._zlib.flush()
+            if len(out) > cap:
+                raise _too_large(cap, "after decompression")
+
+
+def _too_large(cap: int, detail: str) -> ItemError:
+    return ItemError(ErrorCode.RESPONSE_TOO_LARGE, f"response body exceeds {cap} bytes {detail}")
+
+
+def _invalid(message: str) -> ItemError:
+    return ItemError(ErrorCode.INVALID_URL, message)
+
+
+def _map_error(exc: BaseException, url: URL) -> ItemError:
+    """An aiohttp/OS exception as an ItemError with a public code."""
+    detail = f"{url}: {exc.__class__.__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
+        return ItemError(ErrorCode.DNS_ERROR, f"could not resolve {url.host}: {exc}")
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch | ssl.SSLError):
+        return ItemError(ErrorCode.TLS_ERROR, detail)
+    if isinstance(exc.__cause__, ssl.SSLError):
+        return ItemError(ErrorCode.TLS_ERROR, detail)
+    # TimeoutError covers aiohttp's ServerTimeoutError and ConnectionTimeoutError; an outer
+    # asyncio.timeout() reaches fetch as CancelledError, which is never caught here.
+    if isinstance(exc, TimeoutError):
+        return ItemError(ErrorCode.TIMEOUT, f"timed out: {detail}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return _invalid(f"invalid URL: {detail}")
+    if isinstance(exc, aiohttp.ClientResponseError):  # the server sent something that is not HTTP
+        return ItemError(
+            ErrorCode.CONNECTION_ERROR, f"invalid HTTP response: {detail}", retryable=False
+        )
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return ItemError(ErrorCode.CONNECTION_ERROR, detail)
+    return ItemError(ErrorCode.CONNECTION_ERROR, detail)
+
+
+class _Hop:
+    """Per-request timing marks, filled by the trace hooks through `trace_request_ctx`."""
+
+    __slots__ = ("conn_start", "connect", "dns", "dns_start", "headers", "start")
+
+    def __init__(self) -> None:
+        self.start = self.headers = self.dns_start = self.conn_start = 0.0
+        self.dns = self.connect = 0.0
+
+
+async def _on_request_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    ctx.trace_request_ctx.start = time.perf_counter()
+
+
+async def _on_request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    ctx.trace_request_ctx.headers = time.perf_counter()
+
+
+async def _on_dns_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    ctx.trace_request_ctx.dns_start = time.perf_counter()
+
+
+async def _on_dns_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    hop = ctx.trace_request_ctx
+    hop.dns += time.perf_counter() - hop.dns_start
+
+
+async def _on_connection_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    hop = ctx.trace_request_ctx
+    hop.conn_start = time.perf_counter()
+
+
+async def _on_connection_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+    hop = ctx.trace_request_ctx
+    hop.connect = time.perf_counter() - hop.conn_start - hop.dns  # DNS happens inside; TCP + TLS
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_request_start.append(_on_request_start)
+    config.on_request_end.append(_on_request_end)
+    config.on_dns_resolvehost_start.append(_on_dns_start)
+    config.on_dns_resolvehost_end.append(_on_dns_end)
+    config.on_connection_create_start.append(_on_connection_start)
+    config.on_connection_create_end.append(_on_connection_end)
+    return config
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class Fetcher:
+    """One aiohttp session with a guarded resolver; use as `async with Fetcher(...) as fetcher:`.
+
+    A Fetcher belongs to the event loop it first fetches in.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 100,
+        per_host_limit: int = 0,
+        user_agent: str = "batchsite",
+        max_bytes: int = 5 * 1024 * 1024,
+        max_redirects: int = 10,
+        allowed_networks: Iterable[str] = (),
+        verify_tls: bool = True,
+    ) -> None:
+        self.concurrency = concurrency
+        self.per_host_limit = per_host_limit
+        self.user_agent = user_agent
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.guard = AddressGuard(allowed_networks)
+        self.verify_tls = verify_tls
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Fetcher:
+        from django.conf import settings
+
+        options: dict[str, Any] = {
+            "user_agent": getattr(settings, "BATCHSITE_USER_AGENT", "batchsite"),
+            "max_bytes": getattr(settings, "BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 * 1024),
+            "max_redirects": getattr(settings, "BATCHSITE_MAX_REDIRECTS", 10),
+            "allowed_networks": getattr(settings, "BATCHSITE_ALLOWED_NETWORKS", ()),
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    async def __aenter__(self) -> Fetcher:
+        self._get_session()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.concurrency,
+                limit_per_host=self.per_host_limit,
+                resolver=GuardedResolver(self.guard),
+                ttl_dns_cache=DNS_CACHE_SECONDS,
+                ssl=None if self.verify_tls else False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # items never share cookies
+                auto_decompress=False,
+                trace_configs=[_trace_config()],
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+                headers={
+                    "User-Agent": self.user_agent,
+                    "Accept": ACCEPT,
+                    "Accept-Encoding": "gzip, deflate",
+                },
+                max_line_size=32768,
+                max_field_size=32768,
+            )
+        return self._session
+
+    def _checked_target(self, url: URL) -> URL:
+        """Validate one hop's URL; check a literal IP host (aiohttp skips the resolver for those)."""
+        if url.scheme not in ("http", "https"):
+            raise _invalid(f"{url}: only http and https URLs can be fetched")
+        host = url.host
+        if not host:
+            raise _invalid(f"{url}: no host")
+        try:
+            if ":" in host:
+                addr: IPAddress | None = ipaddress.ip_address(host)
+            else:
+                addr = parse_ipv4_literal(host)
+        except ValueError as exc:
+            raise _invalid(f"{url}: {exc}") from exc
+        if addr is None:
+            raw = url.raw_host or ""
+            if len(raw) > 253 or not _HOSTNAME.match(raw):
+                raise _invalid(f"{url}: invalid host name")
+            return url
+        self.guard.check(str(addr), host)
+        if addr.version == 4 and host != str(addr):
+            url = url.with_host(str(addr))  # 2130706433 → 127.0.0.1, as browsers do
+        return url
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: dict | None = None,
+        max_bytes: int | None = None,
+        read_body: bool = True,
+    ) -> FetchResult:
+        """Fetch `url`, following redirects; HTTP error statuses are results, not errors.
+
+        Timings (ms): dns and connect (TCP + TLS) summed over all hops, redirect (time before the final
+        hop started), ttfb (first request start → final response headers), total (including the body).
+        """
+        session = self._get_session()
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        started = time.perf_counter()
+        method = method.upper()
+        request_headers = dict(headers or {})
+        redirects: list[dict] = []
+        cookies: dict[str, dict[str, str]] = {}
+        dns = connect = 0.0
+        first_start = final_start = 0.0
+        try:
+            current = URL(url)
+        except (ValueError, TypeError) as exc:
+            raise _invalid(f"invalid URL {url!r}: {exc}") from exc
+        while True:
+            current = self._checked_target(current)
+            hop = _Hop()
+            hop_headers = request_headers
+            if jar := cookies.get(current.host or ""):
+                cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+                hop_headers = {**request_headers, "Cookie": cookie}
+            try:
+                response = await session.request(
+                    method,
+                    current,
+                    headers=hop_headers,
+                    allow_redirects=False,
+                    trace_request_ctx=hop,
+                )
+            except ItemError:
+                raise
+            except (aiohttp.ClientError, OSError) as exc:
+                raise _map_error(exc, current) from exc
+            dns += hop.dns
+            connect += hop.connect
+            first_start = first_start or hop.start
+            final_start = hop.start
+            if response.status in REDIRECT_STATUSES and "Location" in response.headers:
+                next_url = self._next_hop(response, current, redirects, cookies)
+                await _discard(response)
+                if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                    method = "GET"
+                if next_url.origin() != current.origin():
+                    request_headers = {
+                        k: v
+                        for k, v in request_headers.items()
+                        if k.lower() not in ("authorization", "cookie")
+                    }
+                current = next_url
+                continue
+            try:
+                result = await self._result(response, url, current, cap, read_body)
+            except BaseException as exc:
+                response.close()  # never return a half-read connection to the pool
+                if isinstance(exc, aiohttp.ClientError | OSError):
+                    raise _map_error(exc, current) from exc
+                raise
+            result.redirects = redirects
+            result.timings = {
+                "dns": dns * 1000,
+                "connect": connect * 1000,
+                "redirect": (final_start - first_start) * 1000,
+                "ttfb": ((hop.headers or final_start) - first_start) * 1000,
+                "total": (time.perf_counter() - started) * 1000,
+            }
+            return result
+
+    def _next_hop(
+        self,
+        response: aiohttp.ClientResponse,
+        current: URL,
+        redirects: list[dict],
+        cookies: dict[str, dict[str, str]],
+    ) -> URL:
+        location = response.headers["Location"]
+        if len(redirects) >= self.max_redirects:
+            response.close()
+            raise ItemError(
+                ErrorCode.TOO_MANY_REDIRECTS,
+                f"more than {self.max_redirects} redirects (last: {current} → {location})",
+            )
+        try:
+            next_url = current.join(URL(location))
+        except (ValueError, TypeError) as exc:
+            response.close()
+            raise _invalid(f"invalid redirect Location {location!r} from {current}") from exc
+        redirects.append({"url": str(current), "status": response.status, "location": location})
+        # Cookies set on a redirect go back to the same host for the rest of this fetch only
+        # (sites that set a cookie and redirect to themselves would otherwise loop).
+        for header in response.headers.getall("Set-Cookie", ()):
+            try:
+                parsed = SimpleCookie(header)
+            except CookieError:
+                continue
+            jar = cookies.setdefault(current.host or "", {})
+            jar.update({name: morsel.value for name, morsel in parsed.items()})
+        return next_url
+
+    async def _result(
+        self, response: aiohttp.ClientResponse, url: str, final: URL, cap: int, read_body: bool
+    ) -> FetchResult:
+        connection = response.connection
+        transport = connection.transport if connection is not None else None
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        tls = _tls_info(transport) if final.scheme == "https" else None
+        content_type, charset = _content_type(response.headers.get("Content-Type", ""))
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding == "identity":
+            encoding = ""
+        body, wire = b"", 0
+        if read_body:
+            body, wire = await _read_body(response, cap, encoding)
+        response.release()
+        version = response.version
+        return FetchResult(
+            url=url,
+            final_url=str(final),
+            status=response.status,
+            reason=response.reason or "",
+            http_version=f"{version.major}.{version.minor}" if version else "",
+            headers=response.headers,
+            body=body,
+            content_type=content_type,
+            charset=charset,
+            content_encoding=encoding,
+            bytes_wire=wire,
+            bytes_body=len(body),
+            redirects=[],
+            remote_ip=str(peer[0]) if peer else None,
+            timings={},
+            tls=tls,
+        )
+
+
+async def _read_body(
+    response: aiohttp.ClientResponse, cap: int, encoding: str
+) -> tuple[bytes, int]:
+    length = response.content_length
+    if length is not None and length > cap:
+        raise _too_large(cap, f"(Content-Length: {length})")
+    decoder = _Decoder(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
+    out = bytearray()
+    wire = 0
+    try:
+        while chunk := await response.content.read(_READ_CHUNK):
+            wire += len(chunk)
+            if wire > cap:
+                raise _too_large(cap, "on the wire")
+            if decoder is None:
+                out += chunk
+            else:
+                decoder.feed(chunk, out, cap)
+        if decoder is not None:
+            decoder.finish(out, cap)
+    except zlib.error as exc:
+        raise ItemError(
+            ErrorCode.CONNECTION_ERROR, f"could not decode {encoding} body: {exc}", retryable=False
+        ) from exc
+    return bytes(out), wire
+
+
+async def _discard(response: aiohttp.ClientResponse) -> None:
+    """Finish a redirect response: drain a small body so keep-alive can reuse the connection."""
+    length = response.content_length
+    if length is None or length > _REDIRECT_BODY_DRAIN:
+        response.close()
+        return
+    try:
+        await response.read()
+    except BaseException as exc:
+        response.close()
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            return  # the redirect itself was received; the next hop opens a new connection
+        raise
+    response.release()

@@ -1,0 +1,216 @@
+"""The database side of running a job: runners start, cycle (flush + claim + heartbeat) and stop,
+and the job ends exactly once. Called by the chunk runner and by reconcile, never by views."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from jobs import store, tasks
+from jobs.errors import ErrorCode
+from jobs.models import (
+    COUNT_FIELDS,
+    BatchJob,
+    ItemStatus,
+    JobItem,
+    JobLogEntry,
+    JobStatus,
+    LogLevel,
+    Runner,
+)
+from jobs.processors.registry import UnknownProcessor, get_processor
+from jobs.store import AttemptRow, Claimed, Outcome
+
+log = logging.getLogger(__name__)
+
+RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@dataclass
+class CycleResult:
+    claimed: list[Claimed]
+    status: str | None
+    share: int
+
+
+def add_log(job_id: Any, message: str, level: int = LogLevel.INFO, item_id: int | None = None):
+    return JobLogEntry.objects.create(job_id=job_id, item_id=item_id, level=level, message=message)
+
+
+def _live_runners(job_id: Any) -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.BATCHSITE_RUNNER_STALE_SECONDS)
+    return Runner.objects.filter(job_id=job_id, heartbeat_at__gte=cutoff).count()
+
+
+def _share(concurrency: int, runners: int) -> int:
+    from jobs.runner import share_of
+
+    return share_of(concurrency, runners)
+
+
+def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) -> dict | None:
+    """Register a runner; returns what it needs to know of the job, or None if there is no work."""
+    job = BatchJob.objects.filter(pk=job_id).first()
+    if job is None or job.status not in RUNNABLE:
+        return None
+    try:
+        get_processor(job.processor)
+    except UnknownProcessor as exc:
+        fail_job(job, str(exc))
+        return None
+    with transaction.atomic():
+        Runner.objects.create(
+            id=runner_id,
+            job=job,
+            worker_name=worker_name,
+            rq_job_id=rq_job_id,
+            hostname=runner_id.split(":", 1)[0],
+            pid=int(runner_id.split(":")[1]),
+        )
+        now = timezone.now()
+        started = BatchJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=now, updated_at=now, seq=F("seq") + 1
+        )
+        if started:
+            add_log(job.pk, f"Started: {job.total_items:,} items with {job.processor}")
+    return {
+        "processor": job.processor,
+        "options": job.options,
+        "concurrency": job.concurrency,
+        "per_host_limit": job.per_host_limit,
+        "item_timeout": job.item_timeout,
+        "max_attempts": job.max_attempts,
+        "share": _share(job.concurrency, _live_runners(job.pk)),
+    }
+
+
+def cycle(
+    job_id: str,
+    runner_id: str,
+    outcomes: Sequence[Outcome],
+    attempts: Sequence[AttemptRow],
+    logs: Sequence[tuple[int | None, int, str, datetime]],
+    claim_n: int,
+    heartbeat: dict[str, Any],
+) -> CycleResult:
+    """One short transaction: record outcomes, attempts and logs, claim more, beat the heart."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = BatchJob.objects.filter(pk=job_id).values_list("status", "concurrency").first()
+        status, concurrency = row if row else (None, 1)
+        changed = store.record_outcomes(outcomes, runner_id)
+        store.record_attempts(attempts)
+        if logs:
+            JobLogEntry.objects.bulk_create(
+                JobLogEntry(job_id=job_id, item_id=i, level=lv, message=m, timestamp=t)
+                for i, lv, m, t in logs
+            )
+        claimed = []
+        if claim_n and status in RUNNABLE:
+            claimed = store.claim(job_id, runner_id, claim_n, now)
+        if outcomes or claimed:
+            if changed == len(outcomes):
+                _apply_deltas(job_id, outcomes, len(claimed), heartbeat["current_step"], now)
+            else:  # reconcile took some of our items meanwhile: count exactly instead
+                BatchJob.objects.get(pk=job_id).recount()
+        Runner.objects.filter(pk=runner_id).update(
+            heartbeat_at=now,
+            items_done=heartbeat["items_done"],
+            in_flight=heartbeat["in_flight"],
+            current_urls=heartbeat["current_urls"],
+        )
+        runners = _live_runners(job_id)
+    return CycleResult(claimed, status, _share(concurrency, runners))
+
+
+def _apply_deltas(
+    job_id: str, outcomes: Sequence[Outcome], n_claimed: int, step: str, now: datetime
+) -> None:
+    finished = Counter(o.status for o in outcomes)
+    values: dict[str, Any] = {
+        "count_queued": F("count_queued") - n_claimed,
+        "count_processing": F("count_processing") + n_claimed - len(outcomes),
+        "item_seconds": F("item_seconds") + sum(o.duration for o in outcomes),
+        "seq": F("seq") + 1,
+        "updated_at": now,
+    }
+    if step:
+        values["current_step"] = step
+    done_expr = Value(float(sum(finished[s] for s in ItemStatus.TERMINAL)))
+    for status, n in finished.items():
+        field = COUNT_FIELDS[status]
+        values[field] = F(field) + n
+    for status in ItemStatus.TERMINAL:
+        done_expr = done_expr + F(COUNT_FIELDS[status])
+    values["progress"] = Value(100.0) * done_expr / Cast(F("total_items"), FloatField())
+    BatchJob.objects.filter(pk=job_id, total_items__gt=0).update(**values)
+
+
+def finish_runner(job_id: str, runner_id: str, *, continue_job: bool) -> dict[str, Any]:
+    """The runner is done: free what it still holds, end the job if it was the last, or hand
+    over to a continuation runner when it stopped with work left."""
+    with transaction.atomic():
+        released = JobItem.objects.filter(
+            job_id=job_id, status=ItemStatus.PROCESSING, worker=runner_id
+        ).update(status=ItemStatus.QUEUED, worker="", started_at=None)
+        Runner.objects.filter(pk=runner_id).delete()
+        if released:
+            BatchJob.objects.get(pk=job_id).recount()
+        finished = finalize_if_done(job_id)
+        continued = False
+        if continue_job and not finished:
+            job = BatchJob.objects.filter(pk=job_id, status__in=RUNNABLE).first()
+            if job and job.items.filter(status=ItemStatus.QUEUED).exists():
+                tasks.enqueue_runners(job, 1)
+                continued = True
+    return {"released": released, "finished_job": finished, "continued": continued}
+
+
+def finalize_if_done(job_id: Any) -> bool:
+    """End the job if no item is active. Exactly one caller wins; True for that one."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in JobStatus.ACTIVE or job.status == JobStatus.PENDING:
+            return False
+        if job.items.filter(status__in=ItemStatus.ACTIVE).exists():
+            return False
+        job.recount(save=False)
+        final = job.final_status()
+        counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
+        if not job.transition(final, progress=job.progress, **counts):
+            return False
+        wall = job.wall_seconds or 0.0
+        add_log(
+            job.pk,
+            f"{job.get_status_display()}: {job.count_succeeded:,} succeeded, "
+            f"{job.count_failed:,} failed, {job.count_cancelled:,} cancelled in {wall:.1f} s",
+            LogLevel.WARNING if final == JobStatus.FAILED else LogLevel.INFO,
+        )
+    return True
+
+
+def fail_job(job: BatchJob, reason: str) -> None:
+    """The job cannot run at all (e.g. its processor is gone): fail every active item and it."""
+    now = timezone.now()
+    with transaction.atomic():
+        job.items.filter(status__in=ItemStatus.ACTIVE).update(
+            status=ItemStatus.FAILED,
+            error_code=ErrorCode.PROCESSOR_ERROR,
+            error=reason[:2000],
+            finished_at=now,
+            worker="",
+        )
+        job.recount(save=False)
+        counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
+        if job.transition(JobStatus.FAILED, error=reason, progress=job.progress, **counts):
+            add_log(job.pk, f"Failed: {reason}", LogLevel.ERROR)

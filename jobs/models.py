@@ -1,0 +1,436 @@
+"""The pipeline's data: jobs, their items, every attempt and log line. The database is the source
+of truth; Redis only carries queues and events."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from jobs.errors import ErrorCode
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    CANCELLING = "cancelling", "Cancelling"
+    CANCELLED = "cancelled", "Cancelled"
+    COMPLETED = "completed", "Completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+    FAILED = "failed", "Failed"
+
+
+JobStatus.ACTIVE = frozenset(
+    {JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING}
+)
+JobStatus.TERMINAL = frozenset(
+    {
+        JobStatus.CANCELLED,
+        JobStatus.COMPLETED,
+        JobStatus.COMPLETED_WITH_ERRORS,
+        JobStatus.FAILED,
+    }
+)
+# Next to the choices, as NetBox does: one colour per status for badges and charts.
+JobStatus.colors = {
+    JobStatus.PENDING: "gray",
+    JobStatus.QUEUED: "slate",
+    JobStatus.RUNNING: "blue",
+    JobStatus.CANCELLING: "amber",
+    JobStatus.CANCELLED: "zinc",
+    JobStatus.COMPLETED: "green",
+    JobStatus.COMPLETED_WITH_ERRORS: "orange",
+    JobStatus.FAILED: "red",
+}
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # created, not yet handed to a queue (e.g. a scheduled job)
+    QUEUED = "queued", "Queued"  # waiting for a runner to claim it
+    PROCESSING = "processing", "Processing"  # claimed by a runner
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+ItemStatus.ACTIVE = frozenset({ItemStatus.PENDING, ItemStatus.QUEUED, ItemStatus.PROCESSING})
+ItemStatus.TERMINAL = frozenset(
+    {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.SKIPPED}
+)
+ItemStatus.colors = {
+    ItemStatus.PENDING: "gray",
+    ItemStatus.QUEUED: "slate",
+    ItemStatus.PROCESSING: "blue",
+    ItemStatus.SUCCEEDED: "green",
+    ItemStatus.FAILED: "red",
+    ItemStatus.CANCELLED: "zinc",
+    ItemStatus.SKIPPED: "gray",
+}
+
+
+class Priority:
+    """Priority 1–10, its names, and the RQ queue that serves it."""
+
+    NAMES = {"low": 2, "normal": 5, "high": 8, "urgent": 10}
+    DEFAULT = 5
+
+    @staticmethod
+    def queue_for(priority: int) -> str:
+        if priority >= 9:
+            return "urgent"
+        if priority >= 7:
+            return "high"
+        if priority >= 4:
+            return "default"
+        return "low"
+
+    @staticmethod
+    def label(priority: int) -> str:
+        return {"urgent": "Urgent", "high": "High", "default": "Normal", "low": "Low"}[
+            Priority.queue_for(priority)
+        ]
+
+
+# Item status -> the denormalised counter on BatchJob that counts it.
+COUNT_FIELDS = {status: f"count_{status}" for status in ItemStatus.values}
+
+
+class BatchJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_jobs"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    processor = models.CharField(max_length=100, default="http_check")
+    options = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(default=Priority.DEFAULT)
+    concurrency = models.PositiveIntegerField(default=50)
+    per_host_limit = models.PositiveIntegerField(
+        default=0, help_text="Most requests in flight to one host (0: only the job's concurrency)."
+    )
+    item_timeout = models.FloatField(default=30.0, help_text="Seconds per attempt.")
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    status = models.CharField(
+        max_length=32, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+
+    total_items = models.PositiveIntegerField(default=0)
+    count_pending = models.IntegerField(default=0)
+    count_queued = models.IntegerField(default=0)
+    count_processing = models.IntegerField(default=0)
+    count_succeeded = models.IntegerField(default=0)
+    count_failed = models.IntegerField(default=0)
+    count_cancelled = models.IntegerField(default=0)
+    count_skipped = models.IntegerField(default=0)
+    progress = models.FloatField(default=0.0, help_text="Percent of items in a terminal state.")
+    current_step = models.CharField(max_length=50, blank=True)
+    # Σ item processing time, for the "sequential vs wall clock" comparison.
+    item_seconds = models.FloatField(default=0.0)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Bumped on every change a client can see; events carry it so clients never go backwards.
+    seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
+            models.Index(fields=["owner", "status"], name="job_owner_status"),
+            models.Index(fields=["-created_at"], name="job_created"),
+            models.Index(fields=["-updated_at"], name="job_updated"),
+            models.Index(fields=["processor", "-created_at"], name="job_processor_created"),
+            models.Index(fields=["priority", "-created_at"], name="job_priority_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=10), name="job_priority_1_10"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Job {str(self.id)[:8]}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in JobStatus.ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in JobStatus.TERMINAL
+
+    @property
+    def queue_name(self) -> str:
+        return Priority.queue_for(self.priority)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {status: getattr(self, field) for status, field in COUNT_FIELDS.items()}
+
+    @property
+    def done_items(self) -> int:
+        return sum(getattr(self, COUNT_FIELDS[s]) for s in ItemStatus.TERMINAL)
+
+    @property
+    def wall_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def speedup(self) -> float | None:
+        wall = self.wall_seconds
+        if not wall:
+            return None
+        return self.item_seconds / wall
+
+    @property
+    def estimated_time_remaining(self) -> float | None:
+        """Seconds left at the rate seen so far, or None before there is a rate."""
+        wall = self.wall_seconds
+        done = self.done_items
+        if self.is_finished:
+            return 0.0
+        if not wall or not done:
+            return None
+        return (self.total_items - done) * wall / done
+
+    # --- state changes: every one bumps seq ------------------------------------------------
+
+    def recount(self, *, save: bool = True) -> None:
+        """Recompute the per-status counters from the items (exact, used off the hot path)."""
+        rows = self.items.values("status").annotate(n=Count("id")).order_by()
+        counts = dict.fromkeys(ItemStatus.values, 0)
+        for row in rows:
+            counts[row["status"]] = row["n"]
+        for status, n in counts.items():
+            setattr(self, COUNT_FIELDS[status], n)
+        self.total_items = sum(counts.values())
+        done = sum(counts[s] for s in ItemStatus.TERMINAL)
+        self.progress = 100.0 * done / self.total_items if self.total_items else 100.0
+        if save:
+            self.seq = F("seq") + 1
+            self.updated_at = timezone.now()
+            fields = [*COUNT_FIELDS.values(), "total_items", "progress", "seq", "updated_at"]
+            self.save(update_fields=fields)
+            self.refresh_from_db(fields=["seq"])
+
+    def final_status(self) -> str:
+        """The terminal status the job takes once no item is active (counters must be exact)."""
+        if self.status == JobStatus.CANCELLING or (
+            self.count_cancelled and not (self.count_succeeded or self.count_failed)
+        ):
+            return JobStatus.CANCELLED
+        if self.count_failed and not self.count_succeeded:
+            return JobStatus.FAILED
+        if self.count_failed:
+            return JobStatus.COMPLETED_WITH_ERRORS
+        return JobStatus.COMPLETED
+
+    def transition(self, status: str, **fields) -> bool:
+        """Move to `status` only from an active state, atomically; True if this call did it.
+
+        Workers race to finish a job: the conditional update makes exactly one of them win.
+        """
+        now = timezone.now()
+        values = {"status": status, "seq": F("seq") + 1, "updated_at": now, **fields}
+        if status in JobStatus.TERMINAL:
+            values.setdefault("finished_at", now)
+            values.setdefault("current_step", "")
+        changed = BatchJob.objects.filter(pk=self.pk, status__in=JobStatus.ACTIVE).update(**values)
+        if changed:
+            self.refresh_from_db()
+        return bool(changed)
+
+
+class JobItem(models.Model):
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    url = models.CharField(max_length=2048)
+    input = models.CharField(max_length=2048, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ItemStatus.choices, default=ItemStatus.QUEUED
+    )
+    current_step = models.CharField(max_length=50, blank=True)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, choices=ErrorCode.choices, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The runner that holds the claim ("host:pid:token"); reconcile frees claims of dead runners.
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, last attempt.")
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="item_job_position"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "status", "position"], name="item_job_status_pos"),
+            models.Index(fields=["job", "error_code"], name="item_job_error"),
+            models.Index(fields=["job", "http_status"], name="item_job_http"),
+            models.Index(
+                fields=["worker"],
+                name="item_processing_worker",
+                condition=Q(status="processing"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    RETRY = "retry", "Failed, retried"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+
+class ItemAttempt(models.Model):
+    item = models.ForeignKey(JobItem, on_delete=models.CASCADE, related_name="attempt_history")
+    number = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    step = models.CharField(max_length=50, blank=True, help_text="The last step reached.")
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)
+    error_code = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["item", "number", "id"]
+        indexes = [models.Index(fields=["item", "number"], name="attempt_item_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of item {self.item_id}: {self.outcome}"
+
+
+class LogLevel(models.IntegerChoices):
+    DEBUG = 10, "debug"
+    INFO = 20, "info"
+    WARNING = 30, "warning"
+    ERROR = 40, "error"
+
+
+class JobLogEntry(models.Model):
+    """A job's log; the id is the catch-up cursor for clients that reconnect."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="log_entries")
+    item = models.ForeignKey(
+        JobItem, on_delete=models.CASCADE, null=True, blank=True, related_name="log_entries"
+    )
+    level = models.PositiveSmallIntegerField(choices=LogLevel.choices, default=LogLevel.INFO)
+    message = models.TextField()
+    timestamp = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job", "id"]
+        verbose_name_plural = "job log entries"
+        indexes = [
+            models.Index(fields=["job", "id"], name="log_job_id"),
+            models.Index(fields=["job", "level", "id"], name="log_job_level_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:80]
+
+
+class Runner(models.Model):
+    """A live chunk runner: one RQ job working on one batch job. Rows of dead runners are found
+    by their stale heartbeat, and their claimed items are put back by reconcile."""
+
+    id = models.CharField(primary_key=True, max_length=200)
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="runners")
+    worker_name = models.CharField(max_length=200, blank=True)
+    rq_job_id = models.CharField(max_length=200, blank=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
+    items_done = models.PositiveIntegerField(default=0)
+    in_flight = models.PositiveIntegerField(default=0)
+    current_urls = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        age = (now - self.heartbeat_at).total_seconds()
+        return age > settings.BATCHSITE_RUNNER_STALE_SECONDS
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read only"
+    FULL = "full", "Full access"
+
+
+class ApiKey(models.Model):
+    """An API key. The key itself is shown once; only its SHA-256 and a short prefix are kept."""
+
+    PREFIX = "bs_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name: str, scope: str = ApiKeyScope.FULL) -> tuple[ApiKey, str]:
+        """Create a key; returns the row and the raw key, which is never stored."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            user=user, name=name, scope=scope, prefix=raw[:10], key_hash=cls.hash(raw)
+        )
+        return key, raw
+
+    @classmethod
+    def lookup(cls, raw: str) -> ApiKey | None:
+        if not raw or not raw.startswith(cls.PREFIX):
+            return None
+        return (
+            cls.objects.select_related("user")
+            .filter(key_hash=cls.hash(raw), revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,244 @@
+"""What people do to jobs — submit, cancel, retry — for pages, API, admin and CLI alike."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import store, tasks
+from jobs.intake import IntakeError, IntakeResult, parse_submission
+from jobs.jobstate import add_log, finalize_if_done
+from jobs.models import COUNT_FIELDS, BatchJob, ItemStatus, JobStatus, LogLevel, Priority
+from jobs.processors.registry import UnknownProcessor, get_processor
+
+LIMITS = {
+    "concurrency": (1, 500, 50),
+    "item_timeout": (1, 1800, 30),
+    "max_attempts": (1, 10, 3),
+    "per_host_limit": (0, 500, 0),
+}
+
+
+class ServiceError(Exception):
+    """A request the service refuses. `errors` maps field names to messages; `status` is the
+    HTTP status an API answers with (400 bad input, 409 wrong state, 413 too large)."""
+
+    def __init__(
+        self, errors: dict[str, list[str]] | str, status: int = 400, code: str = "invalid"
+    ) -> None:
+        if isinstance(errors, str):
+            errors = {"detail": [errors]}
+        self.errors = errors
+        self.status = status
+        self.code = code
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+@dataclass
+class Submission:
+    job: BatchJob
+    intake: IntakeResult
+
+
+def parse_priority(value: Any) -> int:
+    """1–10, or one of low/normal/high/urgent."""
+    if value is None or value == "":
+        return Priority.DEFAULT
+    if isinstance(value, str) and value.strip().lower() in Priority.NAMES:
+        return Priority.NAMES[value.strip().lower()]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or not 1 <= number <= 10 or str(number) != str(value).strip():
+        raise ValueError("Priority is 1–10 or one of low, normal, high, urgent.")
+    return number
+
+
+def _bounded(name: str, value: Any) -> int | float:
+    low, high, default = LIMITS[name]
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value) if name == "item_timeout" else int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"A number from {low} to {high}.") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise ValueError(f"A number from {low} to {high}.")
+    return number
+
+
+def validate_settings(**fields: Any) -> dict[str, Any]:
+    """Check a submission's job settings; ServiceError names every bad field."""
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    try:
+        clean["priority"] = parse_priority(fields.get("priority"))
+    except ValueError as exc:
+        errors["priority"] = [str(exc)]
+    for name in LIMITS:
+        try:
+            clean[name] = _bounded(name, fields.get(name))
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    name = fields.get("name") or ""
+    if not isinstance(name, str) or len(name) > 200:
+        errors["name"] = ["At most 200 characters."]
+    clean["name"] = name.strip() if isinstance(name, str) else ""
+    processor_name = fields.get("processor") or "http_check"
+    try:
+        processor = get_processor(str(processor_name))
+        clean["processor"] = processor.name
+        try:
+            clean["options"] = processor.clean_options(fields.get("options"))
+        except ValidationError as exc:
+            errors["options"] = [
+                f"{field}: {' '.join(str(m) for m in msgs)}"
+                for field, msgs in exc.message_dict.items()
+            ]
+    except UnknownProcessor as exc:
+        errors["processor"] = [str(exc)]
+    if errors:
+        raise ServiceError(errors)
+    return clean
+
+
+def submit_batch(
+    owner,
+    *,
+    urls: list | None = None,
+    text: str | None = None,
+    file: bytes | None = None,
+    filename: str = "",
+    **fields: Any,
+) -> Submission:
+    """Validate, create the job and its items, and enqueue runners once the transaction commits."""
+    clean = validate_settings(**fields)
+    try:
+        intake = parse_submission(
+            text=text,
+            urls=urls,
+            file=file,
+            filename=filename,
+            max_urls=settings.BATCHSITE_MAX_URLS_PER_BATCH,
+            max_bytes=settings.BATCHSITE_MAX_UPLOAD_BYTES,
+        )
+    except IntakeError as exc:
+        raise ServiceError({"urls": [exc.message]}, status=exc.status, code=exc.code) from exc
+    if not intake.accepted:
+        error = ServiceError({"urls": ["No valid URL in this batch."]}, code="no_valid_urls")
+        error.intake = intake
+        raise error
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            owner=owner,
+            status=JobStatus.QUEUED,
+            total_items=len(intake.accepted),
+            count_queued=len(intake.accepted),
+            **clean,
+        )
+        rows = [(i, a.url, a.input[:2048]) for i, a in enumerate(intake.accepted)]
+        store.insert_items(job.pk, rows, ItemStatus.QUEUED)
+        add_log(job.pk, _intake_summary(intake))
+        count = min(
+            math.ceil(len(rows) / settings.BATCHSITE_CHUNK_SIZE),
+            settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
+        )
+        transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
+    return Submission(job=job, intake=intake)
+
+
+def _intake_summary(intake: IntakeResult) -> str:
+    parts = [f"Submitted {len(intake.accepted):,} URLs"]
+    if intake.duplicates:
+        parts.append(f"{intake.duplicates:,} duplicates dropped")
+    if intake.rejected:
+        parts.append(f"{len(intake.rejected):,} lines rejected")
+    return ", ".join(parts)
+
+
+def cancel_job(job: BatchJob) -> BatchJob:
+    """Cancel a queued or running job: waiting items are cancelled now, running runners stop
+    claiming and their in-flight items stop at their next step; the job ends `cancelled`."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.status not in JobStatus.ACTIVE:
+            raise ServiceError(
+                f"This job is {job.get_status_display().lower()}; only active jobs can be cancelled.",
+                status=409,
+                code="not_active",
+            )
+        now = timezone.now()
+        cancelled = job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.QUEUED)).update(
+            status=ItemStatus.CANCELLED,
+            error_code="CANCELLED",
+            error="Cancelled before it ran",
+            finished_at=now,
+        )
+        job.recount(save=False)
+        counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
+        job.transition(JobStatus.CANCELLING, progress=job.progress, **counts)
+        add_log(job.pk, f"Cancel requested: {cancelled:,} waiting items cancelled", LogLevel.WARNING)
+    finalize_if_done(job.pk)  # nothing in flight: cancelled at once
+    job.refresh_from_db()
+    return job
+
+
+def retry_items(
+    job: BatchJob, statuses: list[str] | None = None, error_code: str | None = None
+) -> int:
+    """Put a finished job's failed (or cancelled) items back in the queue as new attempts."""
+    statuses = statuses or [ItemStatus.FAILED]
+    bad = [s for s in statuses if s not in (ItemStatus.FAILED, ItemStatus.CANCELLED)]
+    if bad:
+        raise ServiceError({"status": ["Only failed and cancelled items can be retried."]})
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.status in JobStatus.ACTIVE:
+            raise ServiceError(
+                "This job is still running; retry once it has finished.", status=409, code="active"
+            )
+        items = job.items.filter(status__in=statuses)
+        if error_code:
+            items = items.filter(error_code=error_code)
+        requeued = items.update(
+            status=ItemStatus.QUEUED,
+            current_step="",
+            progress=0.0,
+            result=None,
+            error="",
+            error_code="",
+            http_status=None,
+            worker="",
+            started_at=None,
+            finished_at=None,
+            duration=None,
+        )
+        if not requeued:
+            return 0
+        job.recount(save=False)
+        counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
+        BatchJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.QUEUED,
+            finished_at=None,
+            error="",
+            progress=job.progress,
+            seq=F("seq") + 1,
+            updated_at=timezone.now(),
+            **counts,
+        )
+        job.refresh_from_db()
+        add_log(job.pk, f"Retry: {requeued:,} items queued again")
+        count = min(
+            math.ceil(requeued / settings.BATCHSITE_CHUNK_SIZE),
+            settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
+        )
+        transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
+    return requeued

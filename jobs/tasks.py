@@ -1,0 +1,95 @@
+"""RQ entry points (they take ids, never model instances) and the one way to enqueue them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import django_rq
+from django.conf import settings
+from rq import get_current_job
+
+if TYPE_CHECKING:
+    from jobs.models import BatchJob
+
+log = logging.getLogger(__name__)
+
+RUNNER_ID_PREFIX = "chunk-"
+
+
+def run_chunk(job_id: str) -> dict[str, Any]:
+    """Work through a batch job's queued items (a chunk of them, see jobs.runner)."""
+    from jobs.runner import ChunkRunner
+
+    current = get_current_job()
+    return ChunkRunner(
+        job_id,
+        rq_job_id=current.id if current else "",
+        worker_name=(current.worker_name or "") if current else "",
+    ).run()
+
+
+def reconcile() -> dict[str, Any]:
+    """Periodic: put back the items of dead runners and re-enqueue work Redis lost."""
+    from jobs.reconcile import reconcile as do_reconcile
+
+    return do_reconcile()
+
+
+def runner_timeout(job: BatchJob) -> int:
+    """RQ's hard limit for one runner: its slice, then its slowest items' every attempt."""
+    retries = job.max_attempts * (job.item_timeout + settings.BATCHSITE_RETRY_BACKOFF_MAX)
+    return int(settings.BATCHSITE_SLICE_SECONDS + retries + 120)
+
+
+def enqueue_runners(job: BatchJob, count: int) -> list[str]:
+    """Enqueue `count` runners for the job on its priority's queue (now, not on commit: callers
+    that hold a transaction wrap this in transaction.on_commit)."""
+    if count <= 0:
+        return []
+    queue = django_rq.get_queue(job.queue_name, commit_mode="auto")
+    timeout = runner_timeout(job)
+    data = [
+        queue.prepare_data(
+            run_chunk,
+            args=(str(job.pk),),
+            job_id=f"{RUNNER_ID_PREFIX}{job.pk}-{uuid.uuid4().hex[:12]}",
+            timeout=timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description=f"Batch job {job.pk} ({job.processor})",
+        )
+        for _ in range(count)
+    ]
+    enqueued = queue.enqueue_many(data)
+    return [rq_job.id for rq_job in enqueued]
+
+
+def job_id_of(rq_job_id: str) -> str | None:
+    """The batch job a runner's RQ job id belongs to, or None for other RQ jobs."""
+    if not rq_job_id.startswith(RUNNER_ID_PREFIX):
+        return None
+    rest = rq_job_id[len(RUNNER_ID_PREFIX) :]
+    candidate = rest.rsplit("-", 1)[0]
+    try:
+        return str(uuid.UUID(candidate))
+    except ValueError:
+        return None
+
+
+def queued_runner_jobs() -> set[str]:
+    """Batch job ids that have a runner waiting in some queue (Redis's view)."""
+    found: set[str] = set()
+    for name in settings.JOB_QUEUES:
+        queue = django_rq.get_queue(name)
+        for rq_job_id in queue.get_job_ids():
+            job_id = job_id_of(rq_job_id)
+            if job_id:
+                found.add(job_id)
+        for rq_job_id in queue.scheduled_job_registry.get_job_ids():
+            job_id = job_id_of(rq_job_id)
+            if job_id:
+                found.add(job_id)
+    return found
+

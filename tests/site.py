@@ -1,0 +1,428 @@
+"""A local HTTP site that stands for the websites a batch processes (aiohttp.web, loopback only).
+
+Every pipeline test and benchmark fetches from it. Start it in-process (its own event loop in a daemon
+thread) or, for benchmarks, as a subprocess so the site does not share the test process's GIL::
+
+    with LocalSite() as site:                      # or LocalSite(in_process=False)
+        fetch(site.url("/ok"))
+
+    python -m tests.site --host 127.0.0.1 --port 8765   # serve it in the foreground
+
+Routes
+======
+
+==================================  ===========================================================
+``/ok``                             200, a small HTML page with a ``<title>``
+``/ok/{anything}``                  the same page under unique URLs (bulk tests)
+``/private/{anything}``             the same page, but ``/robots.txt`` disallows it
+``/slow?ms=N``                      sleeps N ms, then 200 (the HTML page)
+``/delay/{ms}/{anything}``          sleeps ms, then 200 with a tiny text body (benchmarks)
+``/redirect/{n}``                   a chain of n 302s (relative Locations) ending at ``/ok``
+``/redirect-loop``                  302 to itself, forever
+``/redirect-to?url=U&status=302``   redirects (302 unless ``status`` says) to U, as given
+``/status/{code}``                  that status with a small text body (none for 1xx/204/304)
+``/404``, ``/500``                  those statuses
+``/flaky/{key}?fails=N&             the first N requests per key answer 503 (with
+retry_after=S``                     ``Retry-After: S`` when given), later ones 200
+``/rate-limited/{key}?fails=N&      the same with 429
+retry_after=S``
+``/huge``                           a 12 MB text body, streamed chunked (no Content-Length);
+                                    ``?content_length=1`` sends a Content-Length header
+``/gzip-bomb``                      ``Content-Encoding: gzip``: ~1 MB on the wire that inflates
+                                    to 1 GiB of zeros (built once, streamed)
+``/gzip``                           a small HTML page sent gzip-compressed
+``/reset``                          closes the connection (TCP RST) without a response
+``/hang``                           never answers; the handler ends when the client goes away
+``/binary``                         ``application/octet-stream``
+``/text``                           ``text/plain``
+``/robots.txt``                     ``User-agent: *`` / ``Disallow: /private/``
+``/counter/{key}``                  200, counts hits per key
+``/hits/{key}``                     ``{"key": key, "hits": n}`` as JSON
+``/_reset``                         POST: clears every per-key counter (what ``reset()`` calls)
+==================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from aiohttp import web
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+OK_PAGE = b"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Local test page</title>
+<meta name="description" content="A small page served by the batchsite test site.">
+</head>
+<body>
+<h1>Local test page</h1>
+<p>This page stands for a website in tests. <a href="/ok/next">Next page</a></p>
+<img src="/binary" alt="A test image">
+</body>
+</html>
+"""
+ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
+HUGE_BYTES = 12 * 1024 * 1024
+BOMB_BYTES = 1024 * 1024 * 1024
+_CHUNK = b"x" * 65536
+_MIB = 1024 * 1024
+# Opener that never goes through an HTTP proxy from the environment: only loopback traffic.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """One gzip member of 1 GiB of zeros, ~1 MB compressed, in ~0.3 s.
+
+    After a full flush the deflate state is reset, so every further MiB of zeros compresses to the
+    same bytes: compress two MiB, repeat the second, close with an empty final block and the trailer.
+    """
+    zeros = bytes(_MIB)
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    unit = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(BOMB_BYTES // _MIB):
+        crc = zlib.crc32(zeros, crc)
+    final_block = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    trailer = struct.pack("<II", crc, BOMB_BYTES & 0xFFFFFFFF)
+    return first + unit * (BOMB_BYTES // _MIB - 1) + final_block + trailer
+
+
+def _ok_page() -> web.Response:
+    return web.Response(body=OK_PAGE, content_type="text/html", charset="utf-8")
+
+
+def _int_arg(request: web.Request, name: str, default: int = 0) -> int:
+    try:
+        return int(request.query.get(name, default))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer") from exc
+
+
+async def ok(request: web.Request) -> web.Response:
+    return _ok_page()
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(_int_arg(request, "ms") / 1000)
+    return _ok_page()
+
+
+async def delay(request: web.Request) -> web.Response:
+    await asyncio.sleep(int(request.match_info["ms"]) / 1000)
+    return web.Response(text="ok")
+
+
+async def redirect_chain(request: web.Request) -> web.Response:
+    n = int(request.match_info["n"])
+    if n <= 0:
+        return _ok_page()
+    raise web.HTTPFound(f"/redirect/{n - 1}" if n > 1 else "/ok")
+
+
+async def redirect_loop(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/redirect-loop")
+
+
+async def redirect_to(request: web.Request) -> web.Response:
+    status = _int_arg(request, "status", 302)
+    return web.Response(status=status, headers={"Location": request.query.get("url", "/ok")})
+
+
+async def status(request: web.Request) -> web.Response:
+    code = int(request.match_info.get("code", request.path.strip("/")))
+    if not 100 <= code <= 999:
+        raise web.HTTPBadRequest(text="status must be 100-999")
+    if code < 200 or code in (204, 304):
+        return web.Response(status=code)
+    return web.Response(status=code, text=f"status {code}\n")
+
+
+def _failing(fail_status: int):
+    async def handler(request: web.Request) -> web.Response:
+        counters: Counter[str] = request.app["counters"]
+        key = f"{fail_status}:{request.match_info['key']}"
+        counters[key] += 1
+        if counters[key] <= _int_arg(request, "fails", 1):
+            headers = {}
+            if "retry_after" in request.query:
+                headers["Retry-After"] = request.query["retry_after"]
+            return web.Response(
+                status=fail_status, text=f"attempt {counters[key]}\n", headers=headers
+            )
+        return _ok_page()
+
+    return handler
+
+
+async def huge(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    if request.query.get("content_length"):
+        response.content_length = HUGE_BYTES
+    else:
+        response.enable_chunked_encoding()
+    await response.prepare(request)
+    for _ in range(HUGE_BYTES // len(_CHUNK)):
+        await response.write(_CHUNK)
+    await response.write_eof()
+    return response
+
+
+async def gzip_bomb_route(request: web.Request) -> web.StreamResponse:
+    body = await asyncio.to_thread(gzip_bomb)
+    response = web.StreamResponse(headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    for start in range(0, len(body), 65536):
+        await response.write(view[start : start + 65536])
+    await response.write_eof()
+    return response
+
+
+async def gzip_page(request: web.Request) -> web.Response:
+    body = zlib.compress(OK_PAGE, wbits=31)
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+
+async def reset(request: web.Request) -> web.Response:
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: close() sends RST instead of FIN, like a crashing server or a firewall.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    raise asyncio.CancelledError
+
+
+async def hang(request: web.Request) -> web.Response:
+    # The runner cancels handlers when their client disconnects (handler_cancellation=True).
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def binary(request: web.Request) -> web.Response:
+    return web.Response(body=bytes(range(256)) * 16, content_type="application/octet-stream")
+
+
+async def text(request: web.Request) -> web.Response:
+    return web.Response(text="plain text, not HTML\n", content_type="text/plain")
+
+
+async def robots(request: web.Request) -> web.Response:
+    return web.Response(text=ROBOTS_TXT, content_type="text/plain")
+
+
+async def counter(request: web.Request) -> web.Response:
+    request.app["counters"][f"counter:{request.match_info['key']}"] += 1
+    return _ok_page()
+
+
+async def hits(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    return web.json_response({"key": key, "hits": request.app["counters"][f"counter:{key}"]})
+
+
+async def clear_counters(request: web.Request) -> web.Response:
+    request.app["counters"].clear()
+    return web.Response(text="ok")
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app["counters"] = Counter()
+    app.router.add_routes(
+        [
+            web.get("/ok", ok),
+            web.get("/ok/{tail:.*}", ok),
+            web.get("/private/{tail:.*}", ok),
+            web.get("/slow", slow),
+            web.get(r"/delay/{ms:\d+}/{tail:.*}", delay),
+            web.get(r"/redirect/{n:\d+}", redirect_chain),
+            web.get("/redirect-loop", redirect_loop),
+            web.get("/redirect-to", redirect_to),
+            web.get(r"/status/{code:\d+}", status),
+            web.get("/404", status),
+            web.get("/500", status),
+            web.get("/flaky/{key}", _failing(503)),
+            web.get("/rate-limited/{key}", _failing(429)),
+            web.get("/huge", huge),
+            web.get("/gzip-bomb", gzip_bomb_route),
+            web.get("/gzip", gzip_page),
+            web.get("/reset", reset),
+            web.get("/hang", hang),
+            web.get("/binary", binary),
+            web.get("/text", text),
+            web.get("/robots.txt", robots),
+            web.get("/counter/{key}", counter),
+            web.get("/hits/{key}", hits),
+            web.post("/_reset", clear_counters),
+        ]
+    )
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+async def _start(sock: socket.socket) -> web.AppRunner:
+    runner = web.AppRunner(
+        make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+    )
+    await runner.setup()
+    # A deep backlog: benchmarks open a few hundred connections at once.
+    await web.SockSite(runner, sock, backlog=4096, shutdown_timeout=0.5).start()
+    return runner
+
+
+class LocalSite:
+    """The local site, started in a daemon thread (default) or a subprocess (``in_process=False``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, in_process: bool = True) -> None:
+        self.host = host
+        self.port = port
+        self.in_process = in_process
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def start(self) -> LocalSite:
+        if self.in_process:
+            self._start_thread()
+        else:
+            self._start_process()
+        self._wait_until_answers()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._loop is not None and self._thread is not None:
+            if self._runner is not None:
+                future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+                with contextlib.suppress(Exception):
+                    future.result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop, self._thread, self._runner = None, None, None
+
+    def reset(self) -> None:
+        """Clear the per-key counters (flaky, rate-limited, counter)."""
+        request = urllib.request.Request(self.url("/_reset"), method="POST", data=b"")
+        with _OPENER.open(request, timeout=10) as response:
+            response.read()
+
+    def __enter__(self) -> LocalSite:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _start_thread(self) -> None:
+        sock = _bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        self._runner = loop.run_until_complete(_start(sock))
+        self._loop = loop
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"LocalSite:{self.port}", daemon=True)
+        self._thread.start()
+
+    def _start_process(self) -> None:
+        command = [sys.executable, "-m", "tests.site", "--host", self.host]
+        command += ["--port", str(self.port)]
+        self._process = subprocess.Popen(
+            command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()  # "LocalSite serving on http://HOST:PORT"
+        self._process.stdout.close()
+        if not line.startswith("LocalSite serving on "):
+            self.stop()
+            raise RuntimeError(f"tests.site did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def _wait_until_answers(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with _OPENER.open(self.url("/ok"), timeout=2) as response:
+                    response.read()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+
+
+async def _serve_forever(host: str, port: int) -> None:
+    sock = _bind(host, port)
+    runner = await _start(sock)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"LocalSite serving on http://{shown}:{bound}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the batchsite local test site.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
