@@ -258,7 +258,7 @@ def _content_type(header: str) -> tuple[str, str | None]:
 
 
 def _tls_info(transport: Any) -> dict | None:
-    sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+    sslobj = transport.get_extra_info("ssl_object")
     if sslobj is None:
         return None
     info: dict[str, Any] = {"version": sslobj.version(), "cert_not_after": None}
@@ -336,6 +336,26 @@ def _map_error(exc: BaseException, url: URL) -> ItemError:
     if isinstance(exc, aiohttp.ClientError | OSError):
         return ItemError(ErrorCode.CONNECTION_ERROR, detail)
     return ItemError(ErrorCode.CONNECTION_ERROR, detail)
+
+
+class _Response(aiohttp.ClientResponse):
+    """Notes the peer address and TLS facts while the connection is attached.
+
+    aiohttp releases the connection of a response whose body arrived with its headers before the
+    caller ever sees it, so `response.connection` cannot be relied on afterwards.
+    """
+
+    peer_ip: str | None = None
+    tls: dict | None = None
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        if transport is not None:
+            peer = transport.get_extra_info("peername")
+            self.peer_ip = str(peer[0]) if peer else None
+            if self.url.scheme == "https":
+                self.tls = _tls_info(transport)
+        return await super().start(connection)
 
 
 class _Hop:
@@ -452,6 +472,7 @@ class Fetcher:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # items never share cookies
+                response_class=_Response,
                 auto_decompress=False,
                 trace_configs=[_trace_config()],
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
@@ -603,10 +624,6 @@ class Fetcher:
     async def _result(
         self, response: aiohttp.ClientResponse, url: str, final: URL, cap: int, read_body: bool
     ) -> FetchResult:
-        connection = response.connection
-        transport = connection.transport if connection is not None else None
-        peer = transport.get_extra_info("peername") if transport is not None else None
-        tls = _tls_info(transport) if final.scheme == "https" else None
         content_type, charset = _content_type(response.headers.get("Content-Type", ""))
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
         if encoding == "identity":
@@ -630,9 +647,9 @@ class Fetcher:
             bytes_wire=wire,
             bytes_body=len(body),
             redirects=[],
-            remote_ip=str(peer[0]) if peer else None,
+            remote_ip=getattr(response, "peer_ip", None),
             timings={},
-            tls=tls,
+            tls=getattr(response, "tls", None),
         )
 
 

@@ -85,6 +85,10 @@ _PREFERRED_ENCODINGS = (  # noqa: SIM905 - as above
 class IntakeError(Exception):
     """The whole submission is refused (too many URLs, upload too large, unreadable file)."""
 
+    code: str  # too_many_urls | upload_too_large | unreadable_file | empty | ambiguous
+    message: str  # a sentence for people
+    status: int  # HTTP status hint
+
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code

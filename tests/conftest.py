@@ -6,6 +6,7 @@ else), the test database, RQ workers in burst mode, and a local aiohttp site on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import django_rq
+import psutil
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -100,11 +102,18 @@ def start_worker_process(*extra_args: str, **env: str) -> subprocess.Popen:
 
 
 def kill_process_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a worker and its work horses (RQ starts each horse in a session of its own)."""
     try:
+        family = [*psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    for child in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     proc.wait(timeout=10)
+    psutil.wait_procs(family, timeout=10)
 
 
 def refreshed(job: BatchJob) -> BatchJob:
