@@ -10,6 +10,7 @@ Knows no database: settings are read only in `Fetcher.from_settings()`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -46,6 +47,7 @@ _METADATA = frozenset(
 )
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV6_UNICAST = ipaddress.ip_network("2000::/3")  # all global unicast IPv6 lives here
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?$")
 _IPV4_NUMBER = re.compile(r"^(?:0[xX][0-9A-Fa-f]*|[0-9]+)$")
 
@@ -80,8 +82,10 @@ def _block_reason(addr: IPAddress) -> str | None:
         return "a shared (carrier-grade NAT) address"
     if addr.is_private:
         return "a private address"
-    if addr.is_reserved:
+    if addr.is_reserved or (addr.version == 6 and addr.is_site_local):
         return "a reserved address"
+    if addr.version == 6 and addr not in _IPV6_UNICAST and addr not in _NAT64:
+        return "a non-global address"
     if not addr.is_global:
         return "a non-global address"
     return None
@@ -180,6 +184,14 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_address(host: str) -> IPAddress | None:
+    """The IP address a URL host is, or None for a name; ValueError for a malformed number."""
+    if ":" in host:
+        return ipaddress.ip_address(host)
+    return parse_ipv4_literal(host)
 
 
 def parse_ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
@@ -333,9 +345,7 @@ def _map_error(exc: BaseException, url: URL) -> ItemError:
         return ItemError(
             ErrorCode.CONNECTION_ERROR, f"invalid HTTP response: {detail}", retryable=False
         )
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return ItemError(ErrorCode.CONNECTION_ERROR, detail)
-    return ItemError(ErrorCode.CONNECTION_ERROR, detail)
+    return ItemError(ErrorCode.CONNECTION_ERROR, detail)  # refused, reset, disconnected, ...
 
 
 class _Response(aiohttp.ClientResponse):
@@ -494,10 +504,7 @@ class Fetcher:
         if not host:
             raise _invalid(f"{url}: no host")
         try:
-            if ":" in host:
-                addr: IPAddress | None = ipaddress.ip_address(host)
-            else:
-                addr = parse_ipv4_literal(host)
+            addr = _host_address(host)
         except ValueError as exc:
             raise _invalid(f"{url}: {exc}") from exc
         if addr is None:
@@ -525,14 +532,12 @@ class Fetcher:
         hop started), ttfb (first request start → final response headers), total (including the body).
         """
         session = self._get_session()
-        cap = self.max_bytes if max_bytes is None else max_bytes
         started = time.perf_counter()
         method = method.upper()
         request_headers = dict(headers or {})
         redirects: list[dict] = []
         cookies: dict[str, dict[str, str]] = {}
-        dns = connect = 0.0
-        first_start = final_start = 0.0
+        hops: list[_Hop] = []
         try:
             current = URL(url)
         except (ValueError, TypeError) as exc:
@@ -540,55 +545,32 @@ class Fetcher:
         while True:
             current = self._checked_target(current)
             hop = _Hop()
-            hop_headers = request_headers
-            if jar := cookies.get(current.host or ""):
-                cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-                hop_headers = {**request_headers, "Cookie": cookie}
-            try:
-                response = await session.request(
-                    method,
-                    current,
-                    headers=hop_headers,
-                    allow_redirects=False,
-                    trace_request_ctx=hop,
-                )
-            except ItemError:
-                raise
-            except (aiohttp.ClientError, OSError) as exc:
+            hops.append(hop)
+            response = await _send(session, method, current, request_headers, cookies, hop)
+            if response.status not in REDIRECT_STATUSES or "Location" not in response.headers:
+                break
+            next_url = self._next_hop(response, current, redirects, cookies)
+            await _discard(response)
+            if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method = "GET"
+            if next_url.origin() != current.origin():
+                request_headers = {
+                    k: v
+                    for k, v in request_headers.items()
+                    if k.lower() not in ("authorization", "cookie")
+                }
+            current = next_url
+        try:
+            cap = self.max_bytes if max_bytes is None else max_bytes
+            result = await _result(response, url, current, cap, read_body)
+        except BaseException as exc:
+            response.close()  # never return a half-read connection to the pool
+            if isinstance(exc, aiohttp.ClientError | OSError):
                 raise _map_error(exc, current) from exc
-            dns += hop.dns
-            connect += hop.connect
-            first_start = first_start or hop.start
-            final_start = hop.start
-            if response.status in REDIRECT_STATUSES and "Location" in response.headers:
-                next_url = self._next_hop(response, current, redirects, cookies)
-                await _discard(response)
-                if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                    method = "GET"
-                if next_url.origin() != current.origin():
-                    request_headers = {
-                        k: v
-                        for k, v in request_headers.items()
-                        if k.lower() not in ("authorization", "cookie")
-                    }
-                current = next_url
-                continue
-            try:
-                result = await self._result(response, url, current, cap, read_body)
-            except BaseException as exc:
-                response.close()  # never return a half-read connection to the pool
-                if isinstance(exc, aiohttp.ClientError | OSError):
-                    raise _map_error(exc, current) from exc
-                raise
-            result.redirects = redirects
-            result.timings = {
-                "dns": dns * 1000,
-                "connect": connect * 1000,
-                "redirect": (final_start - first_start) * 1000,
-                "ttfb": ((hop.headers or final_start) - first_start) * 1000,
-                "total": (time.perf_counter() - started) * 1000,
-            }
-            return result
+            raise
+        result.redirects = redirects
+        result.timings = _timings(hops, started)
+        return result
 
     def _next_hop(
         self,
@@ -621,36 +603,70 @@ class Fetcher:
             jar.update({name: morsel.value for name, morsel in parsed.items()})
         return next_url
 
-    async def _result(
-        self, response: aiohttp.ClientResponse, url: str, final: URL, cap: int, read_body: bool
-    ) -> FetchResult:
-        content_type, charset = _content_type(response.headers.get("Content-Type", ""))
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding == "identity":
-            encoding = ""
-        body, wire = b"", 0
-        if read_body:
-            body, wire = await _read_body(response, cap, encoding)
-        response.release()
-        version = response.version
-        return FetchResult(
-            url=url,
-            final_url=str(final),
-            status=response.status,
-            reason=response.reason or "",
-            http_version=f"{version.major}.{version.minor}" if version else "",
-            headers=response.headers,
-            body=body,
-            content_type=content_type,
-            charset=charset,
-            content_encoding=encoding,
-            bytes_wire=wire,
-            bytes_body=len(body),
-            redirects=[],
-            remote_ip=getattr(response, "peer_ip", None),
-            timings={},
-            tls=getattr(response, "tls", None),
+
+async def _result(
+    response: aiohttp.ClientResponse, url: str, final: URL, cap: int, read_body: bool
+) -> FetchResult:
+    content_type, charset = _content_type(response.headers.get("Content-Type", ""))
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding == "identity":
+        encoding = ""
+    body, wire = b"", 0
+    has_body = (
+        response.method != "HEAD" and response.status >= 200 and response.status not in (204, 304)
+    )
+    if read_body and has_body:
+        body, wire = await _read_body(response, cap, encoding)
+    response.release()
+    version = response.version
+    return FetchResult(
+        url=url,
+        final_url=str(final),
+        status=response.status,
+        reason=response.reason or "",
+        http_version=f"{version.major}.{version.minor}" if version else "",
+        headers=response.headers,
+        body=body,
+        content_type=content_type,
+        charset=charset,
+        content_encoding=encoding,
+        bytes_wire=wire,
+        bytes_body=len(body),
+        redirects=[],
+        remote_ip=getattr(response, "peer_ip", None),
+        timings={},
+        tls=getattr(response, "tls", None),
+    )
+
+
+async def _send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    headers: dict[str, str],
+    cookies: dict[str, dict[str, str]],
+    hop: _Hop,
+) -> aiohttp.ClientResponse:
+    """One request, no redirects followed; errors mapped to ItemError."""
+    if jar := cookies.get(url.host or ""):
+        headers = {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+    try:
+        return await session.request(
+            method, url, headers=headers, allow_redirects=False, trace_request_ctx=hop
         )
+    except (aiohttp.ClientError, OSError) as exc:
+        raise _map_error(exc, url) from exc
+
+
+def _timings(hops: list[_Hop], started: float) -> dict[str, float]:
+    first, final = hops[0], hops[-1]
+    return {
+        "dns": sum(hop.dns for hop in hops) * 1000,
+        "connect": sum(hop.connect for hop in hops) * 1000,
+        "redirect": (final.start - first.start) * 1000,
+        "ttfb": ((final.headers or final.start) - first.start) * 1000,
+        "total": (time.perf_counter() - started) * 1000,
+    }
 
 
 async def _read_body(

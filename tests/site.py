@@ -36,6 +36,9 @@ retry_after=S``
 ``/binary``                         ``application/octet-stream``
 ``/text``                           ``text/plain``
 ``/robots.txt``                     ``User-agent: *`` / ``Disallow: /private/``
+``/headers``                         the request's headers as a JSON object
+``/cookie-check``                   without cookie ``seen=1``: sets it and 302s to itself;
+                                    with it: 200 (the HTML page)
 ``/counter/{key}``                  200, counts hits per key
 ``/hits/{key}``                     ``{"key": key, "hits": n}`` as JSON
 ``/_reset``                         POST: clears every per-key counter (what ``reset()`` calls)
@@ -235,6 +238,18 @@ async def robots(request: web.Request) -> web.Response:
     return web.Response(text=ROBOTS_TXT, content_type="text/plain")
 
 
+async def headers(request: web.Request) -> web.Response:
+    return web.json_response(dict(request.headers))
+
+
+async def cookie_check(request: web.Request) -> web.Response:
+    if request.cookies.get("seen") == "1":
+        return _ok_page()
+    return web.Response(
+        status=302, headers={"Location": "/cookie-check", "Set-Cookie": "seen=1; Path=/"}
+    )
+
+
 async def counter(request: web.Request) -> web.Response:
     request.app["counters"][f"counter:{request.match_info['key']}"] += 1
     return _ok_page()
@@ -276,6 +291,8 @@ def make_app() -> web.Application:
             web.get("/binary", binary),
             web.get("/text", text),
             web.get("/robots.txt", robots),
+            web.get("/headers", headers),
+            web.get("/cookie-check", cookie_check),
             web.get("/counter/{key}", counter),
             web.get("/hits/{key}", hits),
             web.post("/_reset", clear_counters),
