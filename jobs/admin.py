@@ -118,13 +118,32 @@ class BatchJobAdmin(admin.ModelAdmin):
 
 class AttemptInline(ReadOnlyInline):
     model = ItemAttempt
-    fields = ("number", "outcome", "step", "error_code", "error", "http_status", "duration", "worker", "started_at")
+    fields = (
+        "number",
+        "outcome",
+        "step",
+        "error_code",
+        "error",
+        "http_status",
+        "duration",
+        "worker",
+        "started_at",
+    )
     show_change_link = False
 
 
 @admin.register(JobItem)
 class JobItemAdmin(admin.ModelAdmin):
-    list_display = ("url", "job", "status", "http_status", "error_code", "attempts", "duration", "finished_at")
+    list_display = (
+        "url",
+        "job",
+        "status",
+        "http_status",
+        "error_code",
+        "attempts",
+        "duration",
+        "finished_at",
+    )
     list_filter = ("status", "error_code")
     search_fields = ("url", "=job__id")
     raw_id_fields = ("job",)
@@ -136,7 +155,16 @@ class JobItemAdmin(admin.ModelAdmin):
 
 @admin.register(ItemAttempt)
 class ItemAttemptAdmin(admin.ModelAdmin):
-    list_display = ("item", "number", "outcome", "error_code", "http_status", "duration", "worker", "started_at")
+    list_display = (
+        "item",
+        "number",
+        "outcome",
+        "error_code",
+        "http_status",
+        "duration",
+        "worker",
+        "started_at",
+    )
     list_filter = ("outcome", "error_code")
     raw_id_fields = ("item",)
     show_full_result_count = False

@@ -9,6 +9,7 @@ Django connection django-rq already manages (and whose queries tests can count).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Coroutine
@@ -72,7 +73,5 @@ class DbBridge:
                 result = fn(*args)
             except Exception as exc:
                 error = exc
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting
                 loop.call_soon_threadsafe(_resolve, future, result, error)
-            except RuntimeError:  # the loop already closed: nobody is waiting
-                pass

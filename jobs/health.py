@@ -7,7 +7,6 @@ from typing import Any
 
 import django_rq
 from django.db import connection
-from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron_scheduler_registry import get_registry_key as cron_registry_key
 

@@ -260,9 +260,7 @@ class JobItem(models.Model):
     position = models.PositiveIntegerField()
     url = models.CharField(max_length=2048)
     input = models.CharField(max_length=2048, blank=True)
-    status = models.CharField(
-        max_length=16, choices=ItemStatus.choices, default=ItemStatus.QUEUED
-    )
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.QUEUED)
     current_step = models.CharField(max_length=50, blank=True)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveSmallIntegerField(default=0)

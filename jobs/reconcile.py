@@ -37,7 +37,9 @@ from jobs.models import (
 log = logging.getLogger(__name__)
 
 
-def reconcile(*, stale_seconds: float | None = None, min_age_seconds: float = 5.0) -> dict[str, Any]:
+def reconcile(
+    *, stale_seconds: float | None = None, min_age_seconds: float = 5.0
+) -> dict[str, Any]:
     """One pass; returns what it did. `min_age_seconds` spares jobs whose enqueue is in flight."""
     stale = settings.BATCHSITE_RUNNER_STALE_SECONDS if stale_seconds is None else stale_seconds
     now = timezone.now()

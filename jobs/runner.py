@@ -15,6 +15,7 @@ crash cheap — reconcile puts a dead runner's items back in the queue and makes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -133,7 +134,13 @@ class ChunkRunner:
             summary = jobstate.finish_runner(
                 self.job_id, self.id, continue_job=self.stop_reason in ("budget", "slice")
             )
-        return {"job": self.job_id, "runner": self.id, "stop": self.stop_reason, **self.stats, **summary}
+        return {
+            "job": self.job_id,
+            "runner": self.id,
+            "stop": self.stop_reason,
+            **self.stats,
+            **summary,
+        }
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -190,10 +197,8 @@ class ChunkRunner:
         return max(0, min(room, budget))
 
     async def _wait_for_work(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), timeout=self.flush_seconds)
-        except TimeoutError:
-            pass
         self.wake.clear()
 
     def _poke(self) -> None:
@@ -211,7 +216,9 @@ class ChunkRunner:
             "in_flight": self.limiter.active,
             "items_done": self.done_total,
             "current_step": self._current_step(),
-            "current_urls": [self.pending[i].url for i in list(self.active)[:5] if i in self.pending],
+            "current_urls": [
+                self.pending[i].url for i in list(self.active)[:5] if i in self.pending
+            ],
         }
         result = await self.db.call(
             jobstate.cycle,

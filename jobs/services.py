@@ -185,7 +185,9 @@ def cancel_job(job: BatchJob) -> BatchJob:
         job.recount(save=False)
         counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
         job.transition(JobStatus.CANCELLING, progress=job.progress, **counts)
-        add_log(job.pk, f"Cancel requested: {cancelled:,} waiting items cancelled", LogLevel.WARNING)
+        add_log(
+            job.pk, f"Cancel requested: {cancelled:,} waiting items cancelled", LogLevel.WARNING
+        )
     finalize_if_done(job.pk)  # nothing in flight: cancelled at once
     job.refresh_from_db()
     return job

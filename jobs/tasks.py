@@ -92,4 +92,3 @@ def queued_runner_jobs() -> set[str]:
             if job_id:
                 found.add(job_id)
     return found
-

@@ -17,4 +17,3 @@ def health_view(request: Request) -> Response:
     """200 when the database, Redis and at least one worker answer; 503 naming what is down."""
     report = health.check()
     return Response(report, status=200 if report["ok"] else 503)
-

@@ -132,7 +132,7 @@ class Processor:
             raise ValidationError(form.errors.get_json_data(escape_html=False))
         return {key: _jsonable(value) for key, value in form.cleaned_data.items()}
 
-    async def setup(self, ctx: Context) -> None:  # noqa: B027  (optional hook)
+    async def setup(self, ctx: Context) -> None:
         """Called once per runner before the first item (open shared resources here)."""
 
     async def process(self, item: Item, ctx: Context) -> dict[str, Any]:

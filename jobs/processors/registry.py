@@ -24,7 +24,9 @@ def _registry(extra: tuple[str, ...]) -> dict[str, type[Processor]]:
         try:
             cls = import_string(path)
         except ImportError as exc:
-            raise ImproperlyConfigured(f"BATCHSITE_PROCESSORS: cannot import {path}: {exc}") from exc
+            raise ImproperlyConfigured(
+                f"BATCHSITE_PROCESSORS: cannot import {path}: {exc}"
+            ) from exc
         if not (isinstance(cls, type) and issubclass(cls, Processor)) or not cls.name:
             raise ImproperlyConfigured(f"{path} is not a Processor subclass with a name")
         if cls.name in found and found[cls.name] is not cls:

@@ -110,8 +110,10 @@ def test_create_api_key_prints_the_key_alone_on_its_last_line(alice):
     call_command("create_api_key", "alice", "--scope", "read", stdout=out, stderr=io.StringIO())
     raw = out.getvalue().strip().splitlines()[-1]
     key = ApiKey.objects.get()
-    assert raw.startswith("bs_") and raw.startswith(key.prefix)
-    assert key.key_hash == ApiKey.hash(raw) and raw not in key.key_hash
+    assert raw.startswith("bs_")
+    assert raw.startswith(key.prefix)
+    assert key.key_hash == ApiKey.hash(raw)
+    assert raw not in key.key_hash
     assert key.scope == "read"
     assert ApiKey.lookup(raw) == key
 

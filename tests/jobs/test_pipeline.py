@@ -111,7 +111,9 @@ def test_a_5xx_after_the_last_attempt_is_still_a_result(alice, site, burst_worke
 
 
 def test_retry_after_is_honoured(alice, site, burst_worker, settings):
-    settings.BATCHSITE_RETRY_BACKOFF_BASE = 30  # would time the test out if Retry-After were ignored
+    settings.BATCHSITE_RETRY_BACKOFF_BASE = (
+        30  # would time the test out if Retry-After were ignored
+    )
     site.reset()
     job = submit_batch(
         alice, urls=[site.url("/rate-limited/ra?fails=1&retry_after=1")], max_attempts=2
@@ -174,5 +176,6 @@ def test_items_record_one_attempt_each_and_timings(alice, site, burst_worker):
     assert ItemAttempt.objects.filter(item__job=job).count() == 20
     for item in refreshed(job).items.all():
         assert item.started_at <= item.finished_at
-        assert item.duration is not None and item.duration >= 0
+        assert item.duration is not None
+        assert item.duration >= 0
         assert item.worker

@@ -30,7 +30,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="A CSV or text file of URLs, or - for standard input.")
         parser.add_argument("--processor", default="http_check")
-        parser.add_argument("--options", default="", help='Processor options as JSON, e.g. \'{"method": "HEAD"}\'.')
+        parser.add_argument(
+            "--options", default="", help='Processor options as JSON, e.g. \'{"method": "HEAD"}\'.'
+        )
         parser.add_argument("--priority", default=None, help="1–10 or low|normal|high|urgent.")
         parser.add_argument("--concurrency", default=None)
         parser.add_argument("--item-timeout", default=None, help="Seconds per attempt.")
