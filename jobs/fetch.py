@@ -330,7 +330,8 @@ def _map_error(exc: BaseException, url: URL) -> ItemError:
     """An aiohttp/OS exception as an ItemError with a public code."""
     detail = f"{url}: {exc.__class__.__name__}: {exc}".rstrip(": ")
     if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
-        return ItemError(ErrorCode.DNS_ERROR, f"could not resolve {url.host}: {exc}")
+        reason = getattr(exc, "os_error", exc)
+        return ItemError(ErrorCode.DNS_ERROR, f"could not resolve {url.host}: {reason}")
     if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch | ssl.SSLError):
         return ItemError(ErrorCode.TLS_ERROR, detail)
     if isinstance(exc.__cause__, ssl.SSLError):
@@ -543,10 +544,16 @@ class Fetcher:
         except (ValueError, TypeError) as exc:
             raise _invalid(f"invalid URL {url!r}: {exc}") from exc
         while True:
-            current = self._checked_target(current)
             hop = _Hop()
             hops.append(hop)
-            response = await _send(session, method, current, request_headers, cookies, hop)
+            try:
+                current = self._checked_target(current)
+                response = await _send(session, method, current, request_headers, cookies, hop)
+            except ItemError as exc:
+                if not redirects:
+                    raise
+                message = f"{exc.message} (redirected to {current})"
+                raise ItemError(exc.code, message, retryable=exc.retryable) from exc
             if response.status not in REDIRECT_STATUSES or "Location" not in response.headers:
                 break
             next_url = self._next_hop(response, current, redirects, cookies)

@@ -8,6 +8,9 @@ thread) or, for benchmarks, as a subprocess so the site does not share the test 
 
     python -m tests.site --host 127.0.0.1 --port 8765   # serve it in the foreground
 
+With ``certfile``/``keyfile`` (``--certfile``/``--keyfile``; `self_signed_cert()` writes a pair) it
+serves the same routes over HTTPS.
+
 Routes
 ======
 
@@ -52,6 +55,7 @@ import asyncio
 import contextlib
 import functools
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -86,8 +90,13 @@ HUGE_BYTES = 12 * 1024 * 1024
 BOMB_BYTES = 1024 * 1024 * 1024
 _CHUNK = b"x" * 65536
 _MIB = 1024 * 1024
-# Opener that never goes through an HTTP proxy from the environment: only loopback traffic.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# For talking to the site itself: never through a proxy from the environment (loopback traffic
+# only), and accepting the site's self-signed certificate.
+_SITE_TLS = ssl.create_default_context()
+_SITE_TLS.check_hostname, _SITE_TLS.verify_mode = False, ssl.CERT_NONE
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=_SITE_TLS)
+)
 
 
 @functools.cache
@@ -309,23 +318,85 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _start(sock: socket.socket) -> web.AppRunner:
+def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """Write a self-signed certificate for `host` (valid 30 days) and its key; needs `cryptography`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certfile, keyfile
+
+
+def _ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if not certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+async def _start(sock: socket.socket, context: ssl.SSLContext | None = None) -> web.AppRunner:
     runner = web.AppRunner(
         make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
     )
     await runner.setup()
     # A deep backlog: benchmarks open a few hundred connections at once.
-    await web.SockSite(runner, sock, backlog=4096, shutdown_timeout=0.5).start()
+    await web.SockSite(
+        runner, sock, backlog=4096, shutdown_timeout=0.5, ssl_context=context
+    ).start()
     return runner
 
 
 class LocalSite:
     """The local site, started in a daemon thread (default) or a subprocess (``in_process=False``)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, in_process: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        in_process: bool = True,
+        certfile: str | Path | None = None,
+        keyfile: str | Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.in_process = in_process
+        # With a certificate (see self_signed_cert) the site speaks HTTPS only.
+        self.certfile = str(certfile) if certfile else None
+        self.keyfile = str(keyfile) if keyfile else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -334,7 +405,7 @@ class LocalSite:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.certfile else 'http'}://{host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -381,7 +452,8 @@ class LocalSite:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         loop = asyncio.new_event_loop()
-        self._runner = loop.run_until_complete(_start(sock))
+        context = _ssl_context(self.certfile, self.keyfile)
+        self._runner = loop.run_until_complete(_start(sock, context))
         self._loop = loop
 
         def run() -> None:
@@ -397,11 +469,13 @@ class LocalSite:
     def _start_process(self) -> None:
         command = [sys.executable, "-m", "tests.site", "--host", self.host]
         command += ["--port", str(self.port)]
+        if self.certfile:
+            command += ["--certfile", self.certfile, "--keyfile", self.keyfile or self.certfile]
         self._process = subprocess.Popen(
             command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
         )
         assert self._process.stdout is not None
-        line = self._process.stdout.readline()  # "LocalSite serving on http://HOST:PORT"
+        line = self._process.stdout.readline()  # "LocalSite serving on http(s)://HOST:PORT"
         self._process.stdout.close()
         if not line.startswith("LocalSite serving on "):
             self.stop()
@@ -422,12 +496,13 @@ class LocalSite:
                 time.sleep(0.05)
 
 
-async def _serve_forever(host: str, port: int) -> None:
+async def _serve_forever(host: str, port: int, context: ssl.SSLContext | None) -> None:
     sock = _bind(host, port)
-    runner = await _start(sock)
+    runner = await _start(sock, context)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    print(f"LocalSite serving on http://{shown}:{bound}", flush=True)
+    scheme = "https" if context else "http"
+    print(f"LocalSite serving on {scheme}://{shown}:{bound}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -438,9 +513,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the batchsite local test site.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--certfile", help="serve HTTPS with this PEM certificate")
+    parser.add_argument("--keyfile", help="its private key (PEM)")
     args = parser.parse_args(argv)
+    context = _ssl_context(args.certfile, args.keyfile)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(args.host, args.port))
+        asyncio.run(_serve_forever(args.host, args.port, context))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,88 @@
+"""Users' own processors, registered by setting, run end to end through a real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.models import ItemStatus, JobLogEntry, JobStatus, LogLevel
+from jobs.processors.registry import get_processor, processors
+from jobs.services import ServiceError, cancel_job, submit_batch
+from tests.conftest import kill_process_group, refreshed, start_worker_process
+from tests.jobs.test_crash_safety import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PLUGINS = ["tests.plugins.TitleProbe", "tests.plugins.Sleepy", "tests.plugins.Broken"]
+
+
+@pytest.fixture
+def plugins(settings):
+    settings.BATCHSITE_PROCESSORS = PLUGINS
+    return settings
+
+
+def test_a_user_processor_is_registered_next_to_the_builtins(plugins):
+    assert {"http_check", "title_probe", "sleepy", "broken"} <= set(processors())
+    assert get_processor("title_probe").steps == ("fetch", "parse")
+
+
+def test_a_user_processor_runs_through_a_real_worker(plugins, alice, site, burst_worker):
+    urls = [site.url("/ok/p1"), site.url("/ok/p2"), site.url("/404")]
+    job = submit_batch(alice, urls=urls, processor="title_probe", options={"shout": True}).job
+    burst_worker()
+    job = refreshed(job)
+    assert job.status == JobStatus.COMPLETED_WITH_ERRORS
+    ok = job.items.get(url=urls[0])
+    assert ok.result["title"] == "LOCAL TEST PAGE"
+    assert ok.current_step == "parse"
+    # The job's cache is shared by every item in the runner.
+    assert {i.result["first_url"] for i in job.items.filter(status="succeeded")} == {urls[0]}
+    missing = job.items.get(url=urls[2])
+    assert (missing.status, missing.error_code, missing.http_status) == (
+        ItemStatus.FAILED,
+        "HTTP_ERROR",
+        404,
+    )
+    assert JobLogEntry.objects.filter(job=job, item=ok, level=LogLevel.DEBUG).exists()
+
+
+def test_options_are_validated_by_the_processor_form(plugins, alice):
+    with pytest.raises(ServiceError) as caught:
+        submit_batch(alice, urls=["https://example.com"], processor="title_probe", options="loud")
+    assert "options" in caught.value.errors
+
+
+def test_a_crashing_processor_fails_its_items_not_the_runner(plugins, alice, site, burst_worker):
+    job = submit_batch(alice, urls=[site.url("/ok")], processor="broken").job
+    burst_worker()
+    item = refreshed(job).items.get()
+    assert (item.status, item.error_code) == (ItemStatus.FAILED, "PROCESSOR_ERROR")
+    assert "ZeroDivisionError: bug in user code" in item.error
+    assert refreshed(job).status == JobStatus.FAILED
+
+
+def test_an_unregistered_processor_fails_the_job_cleanly(plugins, alice, site, burst_worker):
+    job = submit_batch(alice, urls=[site.url("/ok")], processor="sleepy").job
+    plugins.BATCHSITE_PROCESSORS = []  # removed from settings before a worker ran it
+    burst_worker()
+    job = refreshed(job)
+    assert job.status == JobStatus.FAILED
+    assert "Unknown processor 'sleepy'" in job.error
+    assert job.items.get().error_code == "PROCESSOR_ERROR"
+
+
+@pytest.mark.slow
+def test_cancel_stops_in_flight_items_at_their_next_step(plugins, alice, site):
+    urls = [site.url(f"/ok/s{i}") for i in range(200)]
+    job = submit_batch(alice, urls=urls, processor="sleepy", concurrency=10).job
+    worker = start_worker_process("--burst", BATCHSITE_PROCESSORS=",".join(PLUGINS))
+    try:
+        wait_until(lambda: refreshed(job).count_succeeded >= 10)
+        cancel_job(job)
+        worker.wait(timeout=60)
+    finally:
+        kill_process_group(worker)
+    job = refreshed(job)
+    assert job.status == JobStatus.CANCELLED
+    stopped = job.items.filter(status=ItemStatus.CANCELLED, current_step="wait")
+    assert stopped.exists()  # in flight at cancel: stopped at "finish"
