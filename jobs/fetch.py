@@ -329,6 +329,8 @@ def _invalid(message: str) -> ItemError:
 def _map_error(exc: BaseException, url: URL) -> ItemError:
     """An aiohttp/OS exception as an ItemError with a public code."""
     detail = f"{url}: {exc.__class__.__name__}: {exc}".rstrip(": ")
+    if len(detail) > 500:  # e.g. a parser error that quotes the garbage it got
+        detail = detail[:500] + "…"
     if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
         reason = getattr(exc, "os_error", exc)
         return ItemError(ErrorCode.DNS_ERROR, f"could not resolve {url.host}: {reason}")

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from jobs import intake
+from jobs import urlnorm
 from jobs.intake import (
     Accepted,
     IntakeError,
@@ -131,7 +131,7 @@ def test_normalise_url(raw: str, expected: str | InvalidURL) -> None:
     "raw", [raw for raw, expected in NORMALISE_CASES if isinstance(expected, str)]
 )
 def test_fast_path_agrees_with_the_general_parser(raw: str) -> None:
-    assert intake._from_parts(raw.strip()) == normalise_url(raw)
+    assert urlnorm._from_parts(raw.strip()) == normalise_url(raw)
 
 
 def test_normalise_url_refuses_a_non_string() -> None:
