@@ -9,10 +9,7 @@ Knows no database: settings are read only in `Fetcher.from_settings()`.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import ipaddress
-import re
 import socket
 import ssl
 import time
@@ -26,11 +23,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from jobs.errors import ErrorCode, ItemError
+from jobs.guard import HOSTNAME_RE, AddressGuard, GuardedResolver, host_address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -40,183 +37,6 @@ CONNECT_TIMEOUT = 30.0  # generous: the caller's per-item timeout is the real li
 DNS_CACHE_SECONDS = 60
 _REDIRECT_BODY_DRAIN = 64 * 1024  # read small redirect bodies so the connection can be reused
 _READ_CHUNK = 64 * 1024
-
-_METADATA = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-)
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV6_UNICAST = ipaddress.ip_network("2000::/3")  # all global unicast IPv6 lives here
-_HOSTNAME = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?$")
-_IPV4_NUMBER = re.compile(r"^(?:0[xX][0-9A-Fa-f]*|[0-9]+)$")
-
-
-# --- SSRF guard -------------------------------------------------------------------------------
-
-
-def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address carries: 6to4, Teredo (server and client), NAT64, compatible."""
-    found = []
-    if addr.sixtofour is not None:
-        found.append(addr.sixtofour)
-    if addr.teredo is not None:
-        found.extend(addr.teredo)
-    if addr in _NAT64 or (int(addr) >> 32 == 0 and int(addr) > 1):
-        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
-    return found
-
-
-def _block_reason(addr: IPAddress) -> str | None:
-    if addr in _METADATA:
-        return "a cloud metadata address"
-    if addr.is_unspecified:
-        return "an unspecified address"
-    if addr.is_loopback:
-        return "a loopback address"
-    if addr.is_link_local:
-        return "a link-local address"
-    if addr.is_multicast:
-        return "a multicast address"
-    if addr.version == 4 and addr in _SHARED:
-        return "a shared (carrier-grade NAT) address"
-    if addr.is_private:
-        return "a private address"
-    if addr.is_reserved or (addr.version == 6 and addr.is_site_local):
-        return "a reserved address"
-    if addr.version == 6 and addr not in _IPV6_UNICAST and addr not in _NAT64:
-        return "a non-global address"
-    if not addr.is_global:
-        return "a non-global address"
-    return None
-
-
-class AddressGuard:
-    """Says whether an IP address may be connected to: public addresses, or inside an allowed network."""
-
-    _CACHE_SIZE = 4096
-
-    def __init__(self, allowed_networks: Iterable[str] = ()) -> None:
-        networks = []
-        for cidr in allowed_networks:
-            try:
-                networks.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
-            except ValueError as exc:
-                raise ValueError(f"invalid allowed network {cidr!r}: {exc}") from exc
-        self.allowed_networks = tuple(networks)
-        self._cache: dict[str, str | None] = {}
-
-    def _allowed(self, addr: IPAddress) -> bool:
-        return any(addr in network for network in self.allowed_networks)
-
-    def reason(self, ip: str) -> str | None:
-        """Why `ip` is refused, or None when it may be connected to."""
-        try:
-            return self._cache[ip]
-        except KeyError:
-            pass
-        try:
-            addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
-            return "not an IP address"
-        if addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d on the wire
-        candidates: list[IPAddress] = [addr]
-        if addr.version == 6:
-            candidates.extend(_embedded_ipv4(addr))
-        found = None
-        for candidate in candidates:
-            if not self._allowed(candidate) and (why := _block_reason(candidate)):
-                found = why if candidate is addr else f"{why} (embedded {candidate})"
-                break
-        if len(self._cache) >= self._CACHE_SIZE:
-            self._cache.clear()
-        self._cache[ip] = found
-        return found
-
-    def is_allowed(self, ip: str) -> bool:
-        return self.reason(ip) is None
-
-    def check(self, ip: str, host: str = "") -> None:
-        """Raise BLOCKED_ADDRESS unless `ip` (what `host` resolved to) may be connected to."""
-        why = self.reason(ip)
-        if why is None:
-            return
-        subject = f"{host} resolves to {ip}," if host and host != ip else f"{ip} is"
-        raise ItemError(
-            ErrorCode.BLOCKED_ADDRESS, f"{subject} {why} (not in BATCHSITE_ALLOWED_NETWORKS)"
-        )
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves with the loop's getaddrinfo and refuses the name if ANY address it has is blocked."""
-
-    def __init__(self, guard: AddressGuard) -> None:
-        self._guard = guard
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        name = host.rstrip(".").lower()
-        if name == "invalid" or name.endswith(".invalid"):
-            # RFC 6761: .invalid never resolves; answer without asking a DNS server.
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        loop = asyncio.get_running_loop()
-        # No AI_ADDRCONFIG: check the whole answer, not just the families this host can reach.
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
-        results: list[ResolveResult] = []
-        for fam, _type, proto, _canon, sockaddr in infos:
-            ip = str(sockaddr[0])
-            self._guard.check(ip, host)
-            results.append(
-                ResolveResult(
-                    hostname=host,
-                    host=ip,
-                    port=int(sockaddr[1]),
-                    family=fam,
-                    proto=proto,
-                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-                )
-            )
-        if not results:
-            raise socket.gaierror(socket.EAI_NONAME, f"{host} has no addresses")
-        return results
-
-    async def close(self) -> None:
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _host_address(host: str) -> IPAddress | None:
-    """The IP address a URL host is, or None for a name; ValueError for a malformed number."""
-    if ":" in host:
-        return ipaddress.ip_address(host)
-    return parse_ipv4_literal(host)
-
-
-def parse_ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
-    """The IPv4 address a host means under the WHATWG URL rules (127.1, 0x7f.1, 2130706433, ...).
-
-    None for a domain name; ValueError for a host that looks numeric but is no address (1.2.3.4.5).
-    """
-    parts = (host[:-1] if host.endswith(".") else host).split(".")
-    if not _IPV4_NUMBER.match(parts[-1]):
-        return None
-    if len(parts) > 4:
-        raise ValueError(f"{host} is not a valid IPv4 address")
-    numbers = []
-    for part in parts:
-        if part[:2].lower() == "0x":
-            numbers.append(int(part[2:] or "0", 16))
-        elif len(part) > 1 and part.startswith("0"):
-            numbers.append(int(part, 8))
-        else:
-            numbers.append(int(part, 10))  # "" → ValueError
-    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
-        raise ValueError(f"{host} is not a valid IPv4 address")
-    value = numbers[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]))
-    return ipaddress.IPv4Address(value)
-
 
 # --- results and helpers ----------------------------------------------------------------------
 
@@ -507,12 +327,12 @@ class Fetcher:
         if not host:
             raise _invalid(f"{url}: no host")
         try:
-            addr = _host_address(host)
+            addr = host_address(host)
         except ValueError as exc:
             raise _invalid(f"{url}: {exc}") from exc
         if addr is None:
             raw = url.raw_host or ""
-            if len(raw) > 253 or not _HOSTNAME.match(raw):
+            if len(raw) > 253 or not HOSTNAME_RE.match(raw):
                 raise _invalid(f"{url}: invalid host name")
             return url
         self.guard.check(str(addr), host)

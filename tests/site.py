@@ -22,7 +22,8 @@ Routes
 ``/delay/{ms}/{anything}``          sleeps ms, then 200 with a tiny text body (benchmarks)
 ``/redirect/{n}``                   a chain of n 302s (relative Locations) ending at ``/ok``
 ``/redirect-loop``                  302 to itself, forever
-``/redirect-to?url=U&status=302``   redirects (302 unless ``status`` says) to U, as given
+``/redirect-to?url=U&status=302``   redirects (302 unless ``status`` says) to U, as given; any
+                                    method (the other routes answer GET/HEAD only)
 ``/status/{code}``                  that status with a small text body (none for 1xx/204/304)
 ``/404``, ``/500``                  those statuses
 ``/flaky/{key}?fails=N&             the first N requests per key answer 503 (with
@@ -39,7 +40,7 @@ retry_after=S``
 ``/binary``                         ``application/octet-stream``
 ``/text``                           ``text/plain``
 ``/robots.txt``                     ``User-agent: *`` / ``Disallow: /private/``
-``/headers``                         the request's headers as a JSON object
+``/headers``                        the request's headers as a JSON object
 ``/cookie-check``                   without cookie ``seen=1``: sets it and 302s to itself;
                                     with it: 200 (the HTML page)
 ``/counter/{key}``                  200, counts hits per key
@@ -90,6 +91,7 @@ HUGE_BYTES = 12 * 1024 * 1024
 BOMB_BYTES = 1024 * 1024 * 1024
 _CHUNK = b"x" * 65536
 _MIB = 1024 * 1024
+COUNTERS = web.AppKey("counters", Counter[str])
 # For talking to the site itself: never through a proxy from the environment (loopback traffic
 # only), and accepting the site's self-signed certificate.
 _SITE_TLS = ssl.create_default_context()
@@ -170,7 +172,7 @@ async def status(request: web.Request) -> web.Response:
 
 def _failing(fail_status: int):
     async def handler(request: web.Request) -> web.Response:
-        counters: Counter[str] = request.app["counters"]
+        counters = request.app[COUNTERS]
         key = f"{fail_status}:{request.match_info['key']}"
         counters[key] += 1
         if counters[key] <= _int_arg(request, "fails", 1):
@@ -192,6 +194,8 @@ async def huge(request: web.Request) -> web.StreamResponse:
     else:
         response.enable_chunked_encoding()
     await response.prepare(request)
+    if request.method == "HEAD":
+        return response
     with contextlib.suppress(ConnectionResetError):  # the client gave up early: expected here
         for _ in range(HUGE_BYTES // len(_CHUNK)):
             await response.write(_CHUNK)
@@ -204,6 +208,8 @@ async def gzip_bomb_route(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
     response.content_length = len(body)
     await response.prepare(request)
+    if request.method == "HEAD":
+        return response
     view = memoryview(body)
     with contextlib.suppress(ConnectionResetError):
         for start in range(0, len(body), 65536):
@@ -260,23 +266,23 @@ async def cookie_check(request: web.Request) -> web.Response:
 
 
 async def counter(request: web.Request) -> web.Response:
-    request.app["counters"][f"counter:{request.match_info['key']}"] += 1
+    request.app[COUNTERS][f"counter:{request.match_info['key']}"] += 1
     return _ok_page()
 
 
 async def hits(request: web.Request) -> web.Response:
     key = request.match_info["key"]
-    return web.json_response({"key": key, "hits": request.app["counters"][f"counter:{key}"]})
+    return web.json_response({"key": key, "hits": request.app[COUNTERS][f"counter:{key}"]})
 
 
 async def clear_counters(request: web.Request) -> web.Response:
-    request.app["counters"].clear()
+    request.app[COUNTERS].clear()
     return web.Response(text="ok")
 
 
 def make_app() -> web.Application:
     app = web.Application()
-    app["counters"] = Counter()
+    app[COUNTERS] = Counter()
     app.router.add_routes(
         [
             web.get("/ok", ok),
@@ -286,7 +292,7 @@ def make_app() -> web.Application:
             web.get(r"/delay/{ms:\d+}/{tail:.*}", delay),
             web.get(r"/redirect/{n:\d+}", redirect_chain),
             web.get("/redirect-loop", redirect_loop),
-            web.get("/redirect-to", redirect_to),
+            web.route("*", "/redirect-to", redirect_to),  # any method: tests POST → GET
             web.get(r"/status/{code:\d+}", status),
             web.get("/404", status),
             web.get("/500", status),
@@ -373,9 +379,7 @@ async def _start(sock: socket.socket, context: ssl.SSLContext | None = None) -> 
     )
     await runner.setup()
     # A deep backlog: benchmarks open a few hundred connections at once.
-    await web.SockSite(
-        runner, sock, backlog=4096, shutdown_timeout=0.5, ssl_context=context
-    ).start()
+    await web.SockSite(runner, sock, backlog=4096, ssl_context=context).start()
     return runner
 
 

@@ -1,0 +1,456 @@
+"""The batch pipeline, end to end, against its baselines — one run, one table (issue 3, Benchmark).
+
+    .venv/bin/python bench/pipeline.py [--urls 5000] [--quick] [--db sqlite|postgres]
+
+Every figure is measured in this run next to its baseline, on this machine:
+
+1. seed design: one RQ job per URL, 5 forking `manage.py rqworker` processes, each job fetching one
+   URL with a blocking request and writing its row with one UPDATE — vs ours: `submit_batch` of
+   `--urls` URLs (http_check, per_host_limit 0, concurrency 200 and 500) on 2 worker processes,
+   timed from submit until the job is finished in the database.
+2. efficiency: ours ÷ a bare aiohttp loop (one ClientSession, a Semaphore, one process) at the same
+   concurrency, and ours ÷ the same loop through `jobs.fetch.Fetcher`.
+3. overhead: the no-op processor (bench/noop.py) on 1 worker process vs raw RQ SimpleWorker running
+   no-op jobs.
+4. memory: peak RSS of a worker process and its work horses (psutil, every 100 ms) on a 100,000-item
+   and a 20,000-item job.
+
+The local site (tests/site.py, a subprocess on 127.0.0.1) answers `/delay/100/{i}` after 100 ms.
+The database is fresh each run (SQLite under var/bench/, or PostgreSQL database bench_pipeline);
+Redis is the benchmark's own DB index (14 unless --redis-url says), flushed at start and end.
+Short measurements are repeated (--runs, default 3) and the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common  # noqa: E402
+from bench.common import mb, median, say, spread  # noqa: E402
+
+DELAY_MS = 100
+SEED_WORKERS = 5
+OUR_WORKERS = 2
+NOOP_CONCURRENCY = 500
+
+
+@dataclass
+class Results:
+    seed_rate: float = 0.0
+    seed_n: int = 0
+    ours: dict[int, float] = field(default_factory=dict)  # concurrency → URLs/s (median)
+    bare: dict[int, float] = field(default_factory=dict)
+    fetcher: dict[int, float] = field(default_factory=dict)
+    simple_rate: float = 0.0
+    noop_rate: float = 0.0
+    memory: dict[int, common.RssSampler] = field(default_factory=dict)  # items → sampler
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--urls", type=int, default=None, help="URLs for ours and the bare loops (5000)")
+    parser.add_argument("--seed-urls", type=int, default=None, help="URLs for the seed design (1000)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one run each (< 3 min)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--runs", type=int, default=None, help="repeats of short measurements (3)")
+    parser.add_argument("--concurrency", default="200,500", help="comma-separated (200,500)")
+    parser.add_argument("--noop-items", type=int, default=None, help="no-op job size (50000)")
+    parser.add_argument("--simple-jobs", type=int, default=None, help="SimpleWorker jobs (5000)")
+    parser.add_argument("--memory-items", default=None, help="job sizes for RSS (100000,20000)")
+    parser.add_argument(
+        "--only", default="seed,ours,overhead,memory", help="phases to run (comma-separated)"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.urls = args.urls or (2000 if quick else 5000)
+    args.seed_urls = args.seed_urls or (200 if quick else 1000)
+    args.runs = args.runs or (1 if quick else 3)
+    args.noop_items = args.noop_items or (10_000 if quick else 50_000)
+    args.simple_jobs = args.simple_jobs or (2000 if quick else 5000)
+    memory = args.memory_items or ("30000,6000" if quick else "100000,20000")
+    args.memory_items = [int(x) for x in memory.split(",")]
+    args.concurrency = [int(x) for x in args.concurrency.split(",")]
+    args.only = set(args.only.split(","))
+    return args
+
+
+# --- jobs in the database --------------------------------------------------------------------
+
+
+def bench_owner():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    return user
+
+
+def wait_for_job(job_id, timeout: float = 900.0):
+    """Poll until the job is terminal; returns the BatchJob."""
+    from jobs.models import BatchJob, JobStatus
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status = BatchJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        if status in JobStatus.TERMINAL:
+            return BatchJob.objects.get(pk=job_id)
+        if time.monotonic() > deadline:
+            job = BatchJob.objects.get(pk=job_id)
+            raise RuntimeError(f"job {job_id} not finished after {timeout:.0f} s: {job.counts}")
+        time.sleep(0.02)
+
+
+def run_batch(urls: list[str], processor: str, concurrency: int) -> dict[str, float]:
+    """submit_batch, wait until finished; seconds from submit (and from enqueue) to finished_at."""
+    from jobs.models import JobStatus
+    from jobs.services import submit_batch
+
+    t0 = datetime.now(UTC)
+    job = submit_batch(
+        bench_owner(),
+        urls=urls,
+        processor=processor,
+        concurrency=concurrency,
+        per_host_limit=0,
+        name=f"bench {processor} c{concurrency}",
+    ).job
+    submitted = datetime.now(UTC)
+    job = wait_for_job(job.pk)
+    if job.status != JobStatus.COMPLETED or job.count_succeeded != len(urls):
+        raise RuntimeError(f"bench job ended {job.status}: {job.counts}")
+    return {
+        "total": (job.finished_at - t0).total_seconds(),
+        "submit": (submitted - t0).total_seconds(),
+        "process": (job.finished_at - submitted).total_seconds(),
+    }
+
+
+# --- 1. the seed design ------------------------------------------------------------------------
+
+
+def seed_items(site, n: int) -> list[tuple[int, str]]:
+    """A job's items for the seed design, created in the DB without enqueueing any runner."""
+    from django.db import transaction
+
+    from jobs import store
+    from jobs.models import BatchJob, ItemStatus, JobItem, JobStatus
+
+    urls = [site.url(f"/delay/{DELAY_MS}/seed-{i}") for i in range(n)]
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            owner=bench_owner(),
+            name="seed design",
+            status=JobStatus.RUNNING,
+            total_items=n,
+            count_queued=n,
+        )
+        store.insert_items(job.pk, [(i, u, u) for i, u in enumerate(urls)], ItemStatus.QUEUED)
+    return list(JobItem.objects.filter(job=job).order_by("position").values_list("id", "url"))
+
+
+def measure_seed(site, redis, n: int) -> float:
+    from rq import Queue
+
+    from bench.seed import fetch_and_record
+    from jobs.models import JobItem
+
+    items = seed_items(site, n)
+    queue = Queue("low", connection=redis)  # the seed workers listen here, and nobody else
+    with common.Workers(SEED_WORKERS, queues=("low",), label="seed").start(redis):
+        t0 = datetime.now(UTC)
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(fetch_and_record, args=(item_id, url), result_ttl=0)
+                for item_id, url in items
+            ]
+        )
+        ids = [item_id for item_id, _ in items]
+        done = JobItem.objects.filter(id__in=ids, finished_at__isnull=False)
+        deadline = time.monotonic() + 30 + n  # ≥ 5 URLs/s, or something is broken
+        while done.count() < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"seed design: only {done.count()} of {n} URLs done")
+            time.sleep(0.1)
+        last = max(done.values_list("finished_at", flat=True))
+        failed = JobItem.objects.filter(id__in=ids).exclude(status="succeeded").count()
+    if failed:
+        raise RuntimeError(f"seed design: {failed} URLs failed")
+    return n / (last - t0).total_seconds()
+
+
+# --- 2. ours and the bare loops --------------------------------------------------------------
+
+
+async def bare_aiohttp(urls: list[str], concurrency: int) -> float:
+    """One ClientSession, one Semaphore, one process: the floor of what asyncio + aiohttp do."""
+    import aiohttp
+
+    sem = asyncio.Semaphore(concurrency)
+    errors = 0
+
+    async def one(session: aiohttp.ClientSession, url: str) -> None:
+        nonlocal errors
+        async with sem, session.get(url) as response:
+            await response.read()
+            errors += response.status != 200
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    t0 = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one(session, u) for u in urls))
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"bare aiohttp loop: {errors} non-200 answers")
+    return len(urls) / elapsed
+
+
+async def bare_fetcher(urls: list[str], concurrency: int) -> float:
+    """The same loop through our Fetcher (SSRF guard, manual redirects, trace timings, byte cap)."""
+    from jobs.fetch import Fetcher
+
+    sem = asyncio.Semaphore(concurrency)
+    fetcher = Fetcher(concurrency=concurrency, per_host_limit=0, allowed_networks=["127.0.0.1/32"])
+
+    async def one(url: str) -> int:
+        async with sem:
+            return (await fetcher.fetch(url)).status
+
+    t0 = time.perf_counter()
+    async with fetcher:
+        statuses = await asyncio.gather(*(one(u) for u in urls))
+    elapsed = time.perf_counter() - t0
+    if any(s != 200 for s in statuses):
+        raise RuntimeError("bare Fetcher loop: non-200 answers")
+    return len(urls) / elapsed
+
+
+def measure_ours(site, redis, args, res: Results) -> None:
+    urls = [site.url(f"/delay/{DELAY_MS}/{i}") for i in range(args.urls)]
+    n = len(urls)
+    with common.Workers(OUR_WORKERS, label="worker").start(redis) as workers:
+        for conc in args.concurrency:
+            ours, bare, fetch, submits = [], [], [], []
+            with common.RssSampler(workers.pids) as rss:
+                for _ in range(args.runs):  # interleaved, so noise hits all three alike
+                    timing = run_batch(urls, "http_check", conc)
+                    common.wait_idle(redis)
+                    ours.append(n / timing["total"])
+                    submits.append(timing["submit"])
+                    bare.append(asyncio.run(bare_aiohttp(urls, conc)))
+                    fetch.append(asyncio.run(bare_fetcher(urls, conc)))
+            res.ours[conc], res.bare[conc], res.fetcher[conc] = map(median, (ours, bare, fetch))
+            say(f"  concurrency {conc}:")
+            say(
+                f"    ours (2 workers)      {res.ours[conc]:8,.0f} URLs/s   {spread(ours)}"
+                f"   (submit {median(submits):.2f} s of {n / res.ours[conc]:.2f} s)"
+            )
+            say(f"    bare aiohttp loop     {res.bare[conc]:8,.0f} URLs/s   {spread(bare)}")
+            say(f"    bare Fetcher loop     {res.fetcher[conc]:8,.0f} URLs/s   {spread(fetch)}")
+            say(
+                f"    workers' peak RSS     {mb(rss.peak_total):8.0f} MB (2 workers + horses; "
+                f"largest horse {mb(rss.peak_child):.0f} MB)"
+            )
+
+
+# --- 3. overhead -------------------------------------------------------------------------------
+
+
+def measure_simpleworker(redis, n: int) -> float:
+    from rq import Queue, SimpleWorker
+
+    from bench.seed import noop
+
+    queue = Queue("bench-noop", connection=redis)
+    queue.enqueue_many([Queue.prepare_data(noop, result_ttl=0) for _ in range(n)])
+    worker = SimpleWorker([queue], connection=redis)
+    t0 = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING", with_scheduler=False)
+    elapsed = time.perf_counter() - t0
+    if queue.count:
+        raise RuntimeError("SimpleWorker left jobs in its queue")
+    return n / elapsed
+
+
+def noop_urls(n: int) -> list[str]:
+    return [f"http://127.0.0.1:9/noop/{i}" for i in range(n)]  # never fetched
+
+
+def measure_overhead(redis, args, res: Results) -> None:
+    simple = [measure_simpleworker(redis, args.simple_jobs) for _ in range(args.runs)]
+    res.simple_rate = median(simple)
+    urls = noop_urls(args.noop_items)
+    rates, e2e = [], []
+    with common.Workers(1, label="noop-worker").start(redis):
+        for _ in range(args.runs):
+            timing = run_batch(urls, "noop", NOOP_CONCURRENCY)
+            common.wait_idle(redis)
+            rates.append(len(urls) / timing["process"])
+            e2e.append(len(urls) / timing["total"])
+    res.noop_rate = median(rates)
+    say(
+        f"  raw RQ SimpleWorker, no-op jobs ({args.simple_jobs:,}):   "
+        f"{res.simple_rate:8,.0f} jobs/s    {spread(simple)}"
+    )
+    say(
+        f"  ours, no-op processor, 1 worker ({len(urls):,} items): {res.noop_rate:8,.0f} items/s   "
+        f"{spread(rates)}"
+    )
+    say(
+        f"    (enqueue → job finished; submit included: {median(e2e):,.0f} items/s; "
+        f"concurrency {NOOP_CONCURRENCY})"
+    )
+
+
+# --- 4. memory ---------------------------------------------------------------------------------
+
+
+def measure_memory(redis, args, res: Results) -> None:
+    with common.Workers(1, label="memory-worker").start(redis) as workers:
+        for n in sorted(args.memory_items):
+            urls = noop_urls(n)
+            with common.RssSampler(workers.pids, interval=0.1) as rss:
+                timing = run_batch(urls, "noop", NOOP_CONCURRENCY)
+                common.wait_idle(redis)
+            res.memory[n] = rss
+            say(
+                f"  {n:>7,} items: peak {mb(rss.peak_total):6.1f} MB (worker + horse at one "
+                f"instant); worker {mb(rss.peak_parent):.1f} MB, largest horse "
+                f"{mb(rss.peak_child):.1f} MB; {rss.samples} samples over {timing['total']:.1f} s"
+            )
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def summary_rows(args, res: Results) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for conc, rate in res.ours.items():
+        if res.seed_rate:
+            ratio = rate / res.seed_rate
+            rows.append(
+                [
+                    f"ours vs seed design (c={conc})",
+                    f"{rate:,.0f} URLs/s",
+                    f"{res.seed_rate:,.1f} URLs/s",
+                    f"{ratio:,.1f}×",
+                    "≥ 20×",
+                    verdict(ratio >= 20),
+                ]
+            )
+        rows.append(
+            [f"ours throughput (c={conc})", f"{rate:,.0f} URLs/s", "-", "-", "≥ 1,000 URLs/s",
+             verdict(rate >= 1000)]
+        )
+        bare = res.bare[conc]
+        rows.append(
+            [f"efficiency vs bare aiohttp (c={conc})", f"{rate:,.0f} URLs/s", f"{bare:,.0f} URLs/s",
+             f"{rate / bare:.2f}", "≥ 0.5", verdict(rate / bare >= 0.5)]
+        )
+        fetch = res.fetcher[conc]
+        rows.append(
+            [f"ours vs bare Fetcher loop (c={conc})", f"{rate:,.0f} URLs/s", f"{fetch:,.0f} URLs/s",
+             f"{rate / fetch:.2f}", "(info)", "-"]
+        )
+    if res.noop_rate:
+        ratio = res.noop_rate / res.simple_rate
+        rows.append(
+            ["overhead: no-op items/s, 1 worker", f"{res.noop_rate:,.0f} items/s",
+             f"{res.simple_rate:,.0f} jobs/s", f"{ratio:,.1f}×", "≥ 10×", verdict(ratio >= 10)]
+        )
+    if res.memory:
+        big, small = max(res.memory), min(res.memory)
+        peak_big, peak_small = res.memory[big].peak_total, res.memory[small].peak_total
+        rows.append(
+            [f"memory: peak RSS, {big:,} items", f"{mb(peak_big):.0f} MB", "-", "-", "< 200 MB",
+             verdict(mb(peak_big) < 200)]
+        )
+        growth = peak_big / peak_small
+        rows.append(
+            [f"memory: flat ({big:,} vs {small:,} items)", f"{mb(peak_big):.0f} MB",
+             f"{mb(peak_small):.0f} MB", f"{growth:.2f}", "≤ 1.20", verdict(growth <= 1.2)]
+        )
+    return rows
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    common.configure_environment(database_url="", redis_url=args.redis_url)
+    say(f"batch pipeline benchmark — {'quick' if args.quick else 'default'} run, database {args.db}")
+    database_url = common.prepare_database(args.db)
+
+    import django
+
+    django.setup()
+    import django_rq
+    from django.conf import settings
+
+    from tests.site import LocalSite
+
+    redis = django_rq.get_connection("default")
+    index = redis.connection_pool.connection_kwargs.get("db", 0)
+    assert index not in common.FORBIDDEN_REDIS_DBS, index
+    redis.flushdb()
+    site = LocalSite(in_process=False).start()
+    say(
+        f"  database {database_url}; Redis {settings.REDIS_URL}; site {site.base_url} "
+        f"(/delay/{DELAY_MS}/…); chunk {settings.BATCHSITE_CHUNK_SIZE}, flush "
+        f"{settings.BATCHSITE_FLUSH_ITEMS} items/{settings.BATCHSITE_FLUSH_SECONDS} s, max "
+        f"{settings.BATCHSITE_MAX_PARALLEL_CHUNKS} chunks; median of {args.runs} run(s)"
+    )
+    res = Results()
+    try:
+        run_phases(site, redis, args, res)
+    finally:
+        site.stop()
+        redis.flushdb()
+    say()
+    say("Summary")
+    rows = summary_rows(args, res)
+    say(common.table(["figure", "ours", "baseline", "ratio", "goal", "result"], rows))
+    say(f"\n(total {time.monotonic() - started:.0f} s)")
+    return 0 if all(r[-1] != "FAIL" for r in rows) else 1
+
+
+def run_phases(site, redis, args, res: Results) -> None:
+    if "seed" in args.only:
+        say(f"\n1. seed design: 1 RQ job per URL, {SEED_WORKERS} forking workers, "
+            f"blocking fetch + 1 UPDATE each")
+        res.seed_n = args.seed_urls
+        res.seed_rate = measure_seed(site, redis, args.seed_urls)
+        say(
+            f"  {args.seed_urls:,} URLs (fewer than ours; rate measured): {res.seed_rate:.1f} URLs/s"
+            f" → {args.urls:,} URLs would take {args.urls / res.seed_rate:.0f} s"
+        )
+        redis.flushdb()
+    if "ours" in args.only:
+        say(f"\n2. ours: submit_batch of {args.urls:,} URLs, http_check, per_host_limit 0, "
+            f"{OUR_WORKERS} workers; vs bare loops")
+        measure_ours(site, redis, args, res)
+        redis.flushdb()
+    if "overhead" in args.only:
+        say("\n3. overhead: no-op processor vs raw RQ")
+        measure_overhead(redis, args, res)
+        redis.flushdb()
+    if "memory" in args.only:
+        say("\n4. memory: worker RSS (psutil every 100 ms, worker process + work horses)")
+        measure_memory(redis, args, res)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
