@@ -85,7 +85,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # SQLite is shared by several processes (daphne, workers, scheduler): WAL, IMMEDIATE transactions
 # and a generous busy timeout make "database is locked" a bug rather than an expected error.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'batchsite.sqlite3'}")
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'batchsite.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
@@ -110,7 +110,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, RQ, Channels --------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 # Queue names are a contract: rqworker urgent high default low.
 JOB_QUEUES = ("urgent", "high", "default", "low")

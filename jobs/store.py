@@ -87,22 +87,27 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     """
     if limit <= 0:
         return []
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = (
-        f"UPDATE {ITEMS} SET status = %s, worker = %s, started_at = %s "
-        f"WHERE id IN (SELECT id FROM {ITEMS} WHERE job_id = %s AND status = %s "
-        f"ORDER BY position LIMIT %s{lock}) AND status = %s "
-        "RETURNING id, url, position, attempts"
-    )
-    params = [
-        ItemStatus.PROCESSING,
-        worker,
-        _dt(now),
-        _uuid(job_id),
-        ItemStatus.QUEUED,
-        limit,
-        ItemStatus.QUEUED,
-    ]
+    if connection.vendor == "postgresql":
+        # MATERIALIZED: the planner must pick the rows once. Inlined into the UPDATE, the LIMIT
+        # subquery can be re-run during the join and claim more rows than asked for.
+        sql = (
+            f"WITH picked AS MATERIALIZED (SELECT id FROM {ITEMS} WHERE job_id = %s "
+            "AND status = %s ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {ITEMS} AS item SET status = %s, worker = %s, started_at = %s "
+            "FROM picked WHERE item.id = picked.id AND item.status = %s "
+            "RETURNING item.id, item.url, item.position, item.attempts"
+        )
+        params = [_uuid(job_id), ItemStatus.QUEUED, limit]
+        params += [ItemStatus.PROCESSING, worker, _dt(now), ItemStatus.QUEUED]
+    else:
+        sql = (
+            f"UPDATE {ITEMS} SET status = %s, worker = %s, started_at = %s "
+            f"WHERE id IN (SELECT id FROM {ITEMS} WHERE job_id = %s AND status = %s "
+            "ORDER BY position LIMIT %s) AND status = %s "
+            "RETURNING id, url, position, attempts"
+        )
+        params = [ItemStatus.PROCESSING, worker, _dt(now), _uuid(job_id), ItemStatus.QUEUED]
+        params += [limit, ItemStatus.QUEUED]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
