@@ -144,6 +144,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 # WhiteNoise serves static files from daphne: collected ones (manage.py collectstatic, for
 # deployments) and, on one machine, straight from the apps and static/ without a collect step.
 WHITENOISE_USE_FINDERS = True

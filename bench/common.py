@@ -118,6 +118,7 @@ class Workers:
     count: int
     queues: Sequence[str] = QUEUES
     label: str = "worker"
+    extra_args: Sequence[str] = ()
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def start(self, connection, timeout: float = 60.0) -> Workers:
@@ -129,7 +130,7 @@ class Workers:
             log = open(BENCH_VAR / f"{self.label}-{i}.log", "ab")  # noqa: SIM115 (kept by Popen)
             self.procs.append(
                 subprocess.Popen(
-                    [PYTHON, "manage.py", "rqworker", *self.queues],
+                    [PYTHON, "manage.py", "rqworker", *self.queues, *self.extra_args],
                     cwd=ROOT,
                     env=os.environ.copy(),
                     stdout=log,
@@ -200,37 +201,59 @@ def wait_idle(connection, timeout: float = 120.0) -> None:
 
 
 class RssSampler:
-    """Samples the RSS of some processes and all their children every `interval` seconds."""
+    """Samples the memory of some processes and all their children every `interval` seconds.
+
+    RSS counts the pages a forked work horse shares with its worker in both processes, so the
+    family's RSS sum overstates what they use together; PSS splits shared pages between the
+    processes that share them, so the family's PSS sum is what the worker really costs.
+    """
 
     def __init__(self, pids: Iterable[int], interval: float = 0.1) -> None:
         self.pids = list(pids)
         self.interval = interval
-        self.peak_total = 0  # the family's sum at one instant (shared pages counted twice)
-        self.peak_parent = 0
-        self.peak_child = 0  # the largest single work horse
+        self.peak_rss_sum = 0  # worker(s) + horses at one instant, RSS (shared pages twice)
+        self.peak_pss_sum = 0  # the same in PSS: the family's real footprint
+        self.peak_parent = 0  # RSS of a worker process
+        self.peak_child = 0  # RSS of the largest work horse
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _sample(self, parents) -> None:
+        import psutil
+
+        rss_sum = pss_sum = 0
+        for parent in parents:
+            family = [(parent, True)]
+            with contextlib.suppress(psutil.NoSuchProcess):
+                family += [(c, False) for c in parent.children(recursive=True)]
+            for proc, is_parent in family:
+                try:
+                    mem = proc.memory_full_info()
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                rss_sum += mem.rss
+                pss_sum += mem.pss
+                if is_parent:
+                    self.peak_parent = max(self.peak_parent, mem.rss)
+                else:
+                    self.peak_child = max(self.peak_child, mem.rss)
+        self.peak_rss_sum = max(self.peak_rss_sum, rss_sum)
+        self.peak_pss_sum = max(self.peak_pss_sum, pss_sum)
+        self.samples += 1
 
     def _run(self) -> None:
         import psutil
 
         parents = [psutil.Process(pid) for pid in self.pids]
         while not self._stop.is_set():
-            total = 0
-            for parent in parents:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    rss = parent.memory_info().rss
-                    total += rss
-                    self.peak_parent = max(self.peak_parent, rss)
-                    for child in parent.children(recursive=True):
-                        with contextlib.suppress(psutil.NoSuchProcess):
-                            crss = child.memory_info().rss
-                            total += crss
-                            self.peak_child = max(self.peak_child, crss)
-            self.peak_total = max(self.peak_total, total)
-            self.samples += 1
+            self._sample(parents)
             self._stop.wait(self.interval)
+
+    @property
+    def peak_process(self) -> int:
+        """The largest RSS of any one process (worker or horse)."""
+        return max(self.peak_parent, self.peak_child)
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
