@@ -9,6 +9,7 @@ Knows no database: settings are read only in `Fetcher.from_settings()`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import ssl
@@ -253,6 +254,7 @@ class Fetcher:
         *,
         concurrency: int = 100,
         per_host_limit: int = 0,
+        host_delay: float = 0.0,
         user_agent: str = "batchsite",
         max_bytes: int = 5 * 1024 * 1024,
         max_redirects: int = 10,
@@ -261,6 +263,9 @@ class Fetcher:
     ) -> None:
         self.concurrency = concurrency
         self.per_host_limit = per_host_limit
+        # Politeness: at least this many seconds between two requests to one host.
+        self.host_delay = host_delay
+        self._host_turns: dict[str, tuple[asyncio.Lock, list[float]]] = {}
         self.user_agent = user_agent
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -292,6 +297,16 @@ class Fetcher:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+    async def _wait_for_host(self, host: str) -> None:
+        """Space request starts to one host `host_delay` seconds apart."""
+        lock, next_start = self._host_turns.setdefault(host, (asyncio.Lock(), [0.0]))
+        loop = asyncio.get_running_loop()
+        async with lock:
+            wait = next_start[0] - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            next_start[0] = loop.time() + self.host_delay
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -370,6 +385,8 @@ class Fetcher:
             hops.append(hop)
             try:
                 current = self._checked_target(current)
+                if self.host_delay:
+                    await self._wait_for_host(current.host or "")
                 response = await _send(session, method, current, request_headers, cookies, hop)
             except ItemError as exc:
                 if not redirects:

@@ -88,6 +88,7 @@ def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) 
         "options": job.options,
         "concurrency": job.concurrency,
         "per_host_limit": job.per_host_limit,
+        "host_delay": job.host_delay,
         "item_timeout": job.item_timeout,
         "max_attempts": job.max_attempts,
         "share": _share(job.concurrency, _live_runners(job.pk)),

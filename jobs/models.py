@@ -116,6 +116,9 @@ class BatchJob(models.Model):
     per_host_limit = models.PositiveIntegerField(
         default=0, help_text="Most requests in flight to one host (0: only the job's concurrency)."
     )
+    host_delay = models.FloatField(
+        default=0.0, help_text="Least seconds between two requests to one host (politeness)."
+    )
     item_timeout = models.FloatField(default=30.0, help_text="Seconds per attempt.")
     max_attempts = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(

@@ -155,7 +155,9 @@ class ChunkRunner:
         started = time.monotonic()
         tasks: set[asyncio.Task] = set()
         fetcher = Fetcher.from_settings(
-            concurrency=max(1, snap["concurrency"]), per_host_limit=snap["per_host_limit"]
+            concurrency=max(1, snap["concurrency"]),
+            per_host_limit=snap["per_host_limit"],
+            host_delay=snap["host_delay"],
         )
         async with fetcher:
             self.fetcher = fetcher

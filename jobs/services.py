@@ -23,7 +23,9 @@ LIMITS = {
     "item_timeout": (1, 1800, 30),
     "max_attempts": (1, 10, 3),
     "per_host_limit": (0, 500, 0),
+    "host_delay": (0, 60, 0),
 }
+FLOATS = frozenset({"item_timeout", "host_delay"})
 
 
 class ServiceError(Exception):
@@ -67,7 +69,7 @@ def _bounded(name: str, value: Any) -> int | float:
     if value is None or value == "":
         return default
     try:
-        number = float(value) if name == "item_timeout" else int(value)
+        number = float(value) if name in FLOATS else int(value)
     except (TypeError, ValueError):
         raise ValueError(f"A number from {low} to {high}.") from None
     if isinstance(value, bool) or not low <= number <= high:

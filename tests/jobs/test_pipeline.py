@@ -179,3 +179,12 @@ def test_items_record_one_attempt_each_and_timings(alice, site, burst_worker):
         assert item.duration is not None
         assert item.duration >= 0
         assert item.worker
+
+
+def test_politeness_spaces_requests_to_one_host(alice, site, burst_worker):
+    urls = [site.url(f"/ok/polite-{i}") for i in range(5)]
+    job = submit_batch(alice, urls=urls, concurrency=5, per_host_limit=1, host_delay=0.2).job
+    burst_worker()
+    # Five requests 0.2 s apart: the last starts 0.8 s after the first; items finish in that order.
+    ends = sorted(refreshed(job).items.values_list("finished_at", flat=True))
+    assert (ends[-1] - ends[0]).total_seconds() >= 0.75
