@@ -1,41 +1,31 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from jobs import services
 from jobs.models import ApiKey, BatchJob, ItemAttempt, JobItem, JobLogEntry, JobStatus, Runner
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class LogInline(ReadOnlyInline):
-    model = JobLogEntry
-    fields = ("timestamp", "level", "message", "item")
-    raw_id_fields = ("item",)
-    ordering = ("-id",)
-    max_num = 50
-    verbose_name_plural = "latest log entries"
-
-    def get_queryset(self, request):
-        # A job may have millions of lines; the inline shows the latest.
-        return super().get_queryset(request).select_related("item").order_by("-id")
-
-
-class RunnerInline(ReadOnlyInline):
-    model = Runner
-    fields = ("id", "worker_name", "heartbeat_at", "in_flight", "items_done")
-    show_change_link = False
+def _table(headers: list[str], rows: list[tuple]) -> str:
+    """A small read-only table for the change pages (inlines repeat each row's title)."""
+    if not rows:
+        return "—"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        (
+            (format_html_join("", "<td>{}</td>", (("—" if c is None else c,) for c in row)),)
+            for row in rows
+        ),
+    )
+    return format_html(
+        '<table class="batchsite-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        head,
+        body,
+    )
 
 
 @admin.register(BatchJob)
@@ -57,29 +47,31 @@ class BatchJobAdmin(admin.ModelAdmin):
     search_fields = ("id", "name", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
-    raw_id_fields = ("owner",)
-    readonly_fields = (
-        "id",
-        "status",
-        "total_items",
-        "count_pending",
-        "count_queued",
-        "count_processing",
-        "count_succeeded",
-        "count_failed",
-        "count_cancelled",
-        "count_skipped",
-        "progress",
-        "current_step",
-        "item_seconds",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "updated_at",
-        "seq",
-        "error",
+    fieldsets = (
+        (None, {"fields": ("id", "name", "owner", "status", "error")}),
+        (
+            "Request",
+            {
+                "fields": (
+                    "processor",
+                    "options",
+                    "priority",
+                    "concurrency",
+                    "per_host_limit",
+                    "host_delay",
+                    "item_timeout",
+                    "max_attempts",
+                )
+            },
+        ),
+        ("Progress", {"fields": ("progress_percent", "item_counts", "current_step", "speed")}),
+        ("Times", {"fields": ("created_at", "started_at", "finished_at", "updated_at", "seq")}),
+        ("Live runners", {"fields": ("live_runners",)}),
+        ("Latest log lines", {"fields": ("latest_log",)}),
     )
-    inlines = (RunnerInline, LogInline)
+    # A job's request is fixed once submitted (submit through the CLI, the API or the pages);
+    # only its name may change here.
+    readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"] if f != "name")
     actions = ("cancel_jobs", "retry_failed")
 
     @admin.display(description="ID", ordering="id")
@@ -100,6 +92,42 @@ class BatchJobAdmin(admin.ModelAdmin):
     def progress_percent(self, job: BatchJob) -> str:
         return f"{job.progress:.0f} %"
 
+    @admin.display(description="Items")
+    def item_counts(self, job: BatchJob) -> str:
+        parts = [f"{n:,} {status}" for status, n in job.counts.items() if n]
+        return f"{job.total_items:,} in all: " + ", ".join(parts)
+
+    @admin.display(description="Speed")
+    def speed(self, job: BatchJob) -> str:
+        if not job.wall_seconds:
+            return "—"
+        return (
+            f"{job.done_items / job.wall_seconds:,.1f} items/s over {job.wall_seconds:,.1f} s; "
+            f"Σ item time {job.item_seconds:,.1f} s (speed-up ×{job.speedup or 0:,.1f})"
+        )
+
+    @admin.display(description="Runners")
+    def live_runners(self, job: BatchJob) -> str:
+        rows = [
+            (r.id, r.worker_name, r.heartbeat_at, r.in_flight, r.items_done)
+            for r in job.runners.all()
+        ]
+        return _table(["Runner", "RQ worker", "Heartbeat", "In flight", "Done"], rows)
+
+    @admin.display(description="Log")
+    def latest_log(self, job: BatchJob) -> str:
+        entries = job.log_entries.order_by("-id")[:20]
+        rows = [(e.timestamp, e.get_level_display(), e.message) for e in entries]
+        link = reverse("admin:jobs_joblogentry_changelist") + f"?job__id__exact={job.pk}"
+        return format_html(
+            '{}<p><a href="{}">Every log line of this job</a></p>',
+            _table(["Time", "Level", "Message"], rows),
+            link,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs are submitted through services (CLI, API, pages), never built here
+
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
@@ -114,22 +142,6 @@ class BatchJobAdmin(admin.ModelAdmin):
         for job in queryset.filter(status__in=JobStatus.TERMINAL):
             total += services.retry_items(job)
         self.message_user(request, f"Queued {total} item(s) again.", messages.SUCCESS)
-
-
-class AttemptInline(ReadOnlyInline):
-    model = ItemAttempt
-    fields = (
-        "number",
-        "outcome",
-        "step",
-        "error_code",
-        "error",
-        "http_status",
-        "duration",
-        "worker",
-        "started_at",
-    )
-    show_change_link = False
 
 
 @admin.register(JobItem)
@@ -148,9 +160,48 @@ class JobItemAdmin(admin.ModelAdmin):
     search_fields = ("url", "=job__id")
     raw_id_fields = ("job",)
     list_select_related = ("job",)
-    readonly_fields = ("result", "worker", "started_at", "finished_at", "duration", "attempts")
-    inlines = (AttemptInline,)
+    fields = (
+        "job",
+        "position",
+        "url",
+        "input",
+        "status",
+        "current_step",
+        "http_status",
+        "error_code",
+        "error",
+        "attempts",
+        "attempt_history_table",
+        "result",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration",
+    )
+    readonly_fields = fields  # item state changes through the runner and services only
     show_full_result_count = False  # counting millions of items on every page is slow
+
+    @admin.display(description="Attempt history")
+    def attempt_history_table(self, item: JobItem) -> str:
+        rows = [
+            (
+                a.number,
+                a.get_outcome_display(),
+                a.step,
+                a.error_code,
+                a.error,
+                a.http_status,
+                f"{a.duration:.3f} s" if a.duration is not None else "—",
+                a.worker,
+                a.started_at,
+            )
+            for a in item.attempt_history.all()
+        ]
+        headers = ["#", "Outcome", "Step", "Code", "Error", "HTTP", "Time", "Runner", "Started"]
+        return _table(headers, rows)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(ItemAttempt)
@@ -169,6 +220,9 @@ class ItemAttemptAdmin(admin.ModelAdmin):
     raw_id_fields = ("item",)
     show_full_result_count = False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the pipeline only
+
 
 @admin.register(JobLogEntry)
 class JobLogEntryAdmin(admin.ModelAdmin):
@@ -178,11 +232,17 @@ class JobLogEntryAdmin(admin.ModelAdmin):
     raw_id_fields = ("job", "item")
     show_full_result_count = False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the pipeline only
+
 
 @admin.register(Runner)
 class RunnerAdmin(admin.ModelAdmin):
     list_display = ("id", "job", "worker_name", "heartbeat_at", "in_flight", "items_done")
     raw_id_fields = ("job",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the pipeline only
 
 
 @admin.register(ApiKey)
