@@ -162,6 +162,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {"submit": env_str("BATCHSITE_SUBMIT_RATE", "120/minute")},
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "batchsite API",
@@ -190,6 +192,8 @@ BATCHSITE_USER_AGENT = env_str(
 )
 BATCHSITE_MAX_URLS_PER_BATCH = env_int("BATCHSITE_MAX_URLS_PER_BATCH", 100_000)
 BATCHSITE_MAX_UPLOAD_BYTES = env_int("BATCHSITE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Request bodies (a JSON list of 100,000 URLs is ~5 MB) may be as large as an upload.
+DATA_UPLOAD_MAX_MEMORY_SIZE = BATCHSITE_MAX_UPLOAD_BYTES + 1024 * 1024
 BATCHSITE_MAX_RESPONSE_BYTES = env_int("BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)
 BATCHSITE_MAX_REDIRECTS = env_int("BATCHSITE_MAX_REDIRECTS", 10)
 # Chunk runner: items claimed by one RQ job, how many RQ jobs may share a job at once, how long

@@ -246,3 +246,28 @@ def retry_items(
         )
         transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
     return requeued
+
+
+def delete_job(job: BatchJob, batch: int = 5000) -> dict[str, int]:
+    """Delete a finished job with its items, attempts and log lines, in batches so no statement
+    holds the tables for long."""
+    from jobs.models import ItemAttempt, JobItem, JobLogEntry
+
+    if BatchJob.objects.filter(pk=job.pk, status__in=JobStatus.ACTIVE).exists():
+        raise ServiceError("This job is still active; cancel it first.", status=409, code="active")
+    deleted = {"attempts": 0, "logs": 0, "items": 0}
+    for key, model, lookup in (
+        ("attempts", ItemAttempt, "item__job"),
+        ("logs", JobLogEntry, "job"),
+        ("items", JobItem, "job"),
+    ):
+        while True:
+            ids = list(model.objects.filter(**{lookup: job}).values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            with transaction.atomic():
+                deleted[key] += (
+                    model.objects.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
+                )
+    job.delete()
+    return deleted

@@ -1,19 +1,317 @@
-"""REST API views."""
+"""REST API: jobs (list, submit, detail, cancel, retry, delete) and health.
+
+Views are thin: the permission helper first, then a service, then the response. Items, logs and
+results live in item_views.py; queues and cleanup in ops_views.py.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models.functions import Coalesce, Now
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from jobs import health
+from jobs.access import get_job_for_user, jobs_for
+from jobs.api.filters import (
+    DATE_RANGES,
+    PRIORITY_ACCEPTS,
+    SORT_FIELDS,
+    STATUS_ACCEPTS,
+    JobFilter,
+    filter_errors,
+    parse_paging,
+)
+from jobs.api.permissions import ScopedKeyPermission
+from jobs.api.serializers import (
+    LIST_FIELDS,
+    InvalidParametersSerializer,
+    JobListSerializer,
+    JobSerializer,
+    job_dict,
+)
+from jobs.models import JobStatus
+from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
+
+SUMMARY_GROUPS = {
+    "completed": (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS),
+    "failed": (JobStatus.FAILED,),
+    "in_progress": (JobStatus.RUNNING, JobStatus.CANCELLING),
+    "pending": (JobStatus.PENDING, JobStatus.QUEUED),
+    "cancelled": (JobStatus.CANCELLED,),
+}
+SUBMIT_FIELDS = (
+    "processor",
+    "options",
+    "priority",
+    "concurrency",
+    "item_timeout",
+    "max_attempts",
+    "name",
+    "per_host_limit",
+    "host_delay",
+)
 
 
+def service_error_response(exc: ServiceError) -> Response:
+    body: dict[str, Any] = {"detail": str(exc), "code": exc.code, "errors": exc.errors}
+    intake = getattr(exc, "intake", None)
+    if intake is not None:
+        body.update(intake.as_dict())
+    return Response(body, status=exc.status)
+
+
+def invalid_parameters(errors: dict[str, dict[str, str]]) -> Response:
+    return Response(
+        {"detail": "Invalid query parameters.", "errors": errors},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("status", str, description=f"Job status: {STATUS_ACCEPTS}."),
+    OpenApiParameter(
+        "date_range",
+        str,
+        enum=DATE_RANGES,
+        description="Created since local midnight (today), in the last 7 days (week) or 30 days (month), in the user's time zone.",
+    ),
+    OpenApiParameter(
+        "priority",
+        str,
+        description=f"Priority: {PRIORITY_ACCEPTS} (low 1–3, normal 4–6, high 7–8, urgent 9–10).",
+    ),
+    OpenApiParameter("processor", str, description="A processor name."),
+    OpenApiParameter("search", str, description="Name (substring), or job id prefix."),
+    OpenApiParameter("limit", int, description="Page size, default 50; above 100 counts as 100."),
+    OpenApiParameter("offset", int, description="Jobs to skip, default 0."),
+    OpenApiParameter("sort_by", str, enum=tuple(SORT_FIELDS), description="Default created_at."),
+    OpenApiParameter("sort_order", str, enum=("asc", "desc"), description="Default desc."),
+]
+
+
+class JobListView(APIView):
+    """List your jobs (staff: every job) with filters, sorting, paging and a per-status summary;
+    or submit a new batch."""
+
+    permission_classes = [ScopedKeyPermission]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_scope = "submit"
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
+
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: JobListSerializer, 400: InvalidParametersSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        filterset = JobFilter(request.query_params, queryset=jobs_for(request.user))
+        paging, errors = parse_paging(request.query_params)
+        if not filterset.is_valid():
+            errors = {**filter_errors(filterset.form), **errors}
+        if errors:
+            return invalid_parameters(errors)
+        return Response(job_page(filterset, **paging))
+
+    @extend_schema(
+        request=inline_serializer(
+            "SubmitBatch",
+            {
+                "urls": serializers.ListField(child=serializers.CharField(), required=False),
+                "text": serializers.CharField(required=False, help_text="Pasted lines."),
+                "file": serializers.FileField(required=False, help_text="CSV or TXT (multipart)."),
+                "processor": serializers.CharField(required=False, default="http_check"),
+                "options": serializers.DictField(required=False),
+                "priority": serializers.CharField(required=False, help_text=PRIORITY_ACCEPTS),
+                "concurrency": serializers.IntegerField(required=False, min_value=1, max_value=500),
+                "item_timeout": serializers.FloatField(required=False, min_value=1, max_value=1800),
+                "max_attempts": serializers.IntegerField(required=False, min_value=1, max_value=10),
+                "per_host_limit": serializers.IntegerField(
+                    required=False, min_value=0, max_value=500
+                ),
+                "host_delay": serializers.FloatField(required=False, min_value=0, max_value=60),
+                "name": serializers.CharField(required=False, max_length=200),
+            },
+        ),
+        responses={201: JobSerializer, 400: None, 413: None, 429: None},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        upload = request.FILES.get("file")
+        fields = {name: data.get(name) for name in SUBMIT_FIELDS if name in data}
+        try:
+            if upload is not None:
+                submission = submit_batch(
+                    request.user,
+                    file=_read_upload(upload),
+                    filename=upload.name or "",
+                    **fields,
+                )
+            else:
+                urls = data.get("urls")
+                if urls is not None and not isinstance(urls, list):
+                    raise ServiceError({"urls": ["A list of URLs (or use `text`)."]})
+                submission = submit_batch(request.user, urls=urls, text=data.get("text"), **fields)
+        except ServiceError as exc:
+            return service_error_response(exc)
+        body = {**job_dict(submission.job), **submission.intake.as_dict()}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _read_upload(upload) -> bytes:
+    from django.conf import settings
+
+    limit = settings.BATCHSITE_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ServiceError(
+            {"file": [f"The file is {upload.size:,} bytes; the limit is {limit:,}."]},
+            status=413,
+            code="upload_too_large",
+        )
+    return upload.read()
+
+
+def job_page(filterset: JobFilter, *, limit: int, offset: int, sort_by: str, sort_order: str):
+    """One page of jobs, the total and the per-status summary: three queries, whatever the page."""
+    filtered = filterset.qs
+    if sort_by == "duration":
+        filtered = filtered.annotate(
+            duration=ExpressionWrapper(
+                Coalesce(F("finished_at"), Now()) - F("started_at"), output_field=DurationField()
+            )
+        )
+    key = SORT_FIELDS[sort_by]
+    ordering = [
+        F(key).desc(nulls_last=True) if sort_order == "desc" else F(key).asc(nulls_last=True),
+        "-id" if sort_order == "desc" else "id",
+    ]
+    jobs = list(filtered.only(*LIST_FIELDS).order_by(*ordering)[offset : offset + limit])
+    total = filtered.count()
+    unfiltered_status = JobFilter(
+        {k: v for k, v in filterset.data.items() if k != "status"}, queryset=filterset.queryset
+    ).qs
+    summary = unfiltered_status.aggregate(
+        total_jobs=Count("id"),
+        **{
+            name: Count("id", filter=Q(status__in=statuses))
+            for name, statuses in SUMMARY_GROUPS.items()
+        },
+    )
+    return {
+        "jobs": [job_dict(job) for job in jobs],
+        "pagination": {
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "page": offset // limit + 1,
+            "pages": max(1, math.ceil(total / limit)),
+        },
+        "summary": summary,
+    }
+
+
+class JobDetailView(APIView):
+    """One job: its state, counts per status and per step, throughput, ETA, and the
+    sequential-vs-wall-clock comparison. DELETE removes a finished job with everything it has."""
+
+    permission_classes = [ScopedKeyPermission]
+
+    def get(self, request: Request, job_id) -> Response:
+        job = get_job_for_user(request.user, job_id)
+        return Response(job_detail(job))
+
+    def delete(self, request: Request, job_id) -> Response:
+        job = get_job_for_user(request.user, job_id)
+        try:
+            deleted = delete_job(job)
+        except ServiceError as exc:
+            return service_error_response(exc)
+        return Response({"deleted": str(job_id), **deleted})
+
+
+def job_detail(job) -> dict[str, Any]:
+    steps = list(job.items.values("current_step", "status").annotate(n=Count("id")).order_by())
+    by_step: dict[str, dict[str, int]] = {}
+    for row in steps:
+        by_step.setdefault(row["current_step"] or "not started", {})[row["status"]] = row["n"]
+    wall = job.wall_seconds
+    done = job.done_items
+    return {
+        **job_dict(job),
+        "options": job.options,
+        "concurrency": job.concurrency,
+        "item_timeout": job.item_timeout,
+        "max_attempts": job.max_attempts,
+        "per_host_limit": job.per_host_limit,
+        "host_delay": job.host_delay,
+        "error": job.error,
+        "steps": by_step,
+        "throughput": round(done / wall, 3) if wall else None,
+        "sequential_seconds": round(job.item_seconds, 3),
+        "wall_seconds": None if wall is None else round(wall, 3),
+        "speedup": None if job.speedup is None else round(job.speedup, 2),
+        "seq": job.seq,
+    }
+
+
+@extend_schema(request=None, responses={200: JobSerializer, 404: None, 409: None})
+@api_view(["POST"])
+@permission_classes([ScopedKeyPermission])
+def cancel_view(request: Request, job_id) -> Response:
+    """Cancel a queued or running job; 409 when it has already finished."""
+    job = get_job_for_user(request.user, job_id)
+    try:
+        job = cancel_job(job)
+    except ServiceError as exc:
+        return service_error_response(exc)
+    return Response(job_dict(job))
+
+
+@extend_schema(
+    request=inline_serializer(
+        "RetryItems",
+        {
+            "status": serializers.ListField(child=serializers.CharField(), required=False),
+            "error_code": serializers.CharField(required=False),
+        },
+    ),
+    responses={200: inline_serializer("Requeued", {"requeued": serializers.IntegerField()})},
+)
+@api_view(["POST"])
+@permission_classes([ScopedKeyPermission])
+def retry_view(request: Request, job_id) -> Response:
+    """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
+    job = get_job_for_user(request.user, job_id)
+    statuses = request.data.get("status") or None
+    if isinstance(statuses, str):
+        statuses = [s.strip() for s in statuses.split(",") if s.strip()]
+    if statuses is not None and not isinstance(statuses, list):
+        return Response({"detail": "status is a list of item statuses."}, status=400)
+    error_code = request.data.get("error_code") or None
+    if error_code is not None and not isinstance(error_code, str):
+        return Response({"detail": "error_code is a string."}, status=400)
+    try:
+        requeued = retry_items(job, statuses, error_code)
+    except ServiceError as exc:
+        return service_error_response(exc)
+    return Response({"requeued": requeued})
+
+
+@extend_schema(responses={200: dict, 503: dict})
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
 def health_view(request: Request) -> Response:
-    """200 when the database, Redis and at least one worker answer; 503 naming what is down."""
+    """200 when the database, Redis, a worker and the scheduler answer; 503 naming what is down."""
     report = health.check()
     return Response(report, status=200 if report["ok"] else 503)

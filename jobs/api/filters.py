@@ -1,0 +1,203 @@
+"""Query parameters of GET /api/jobs (a public contract: names, values and 400s).
+
+Every parameter is validated; a bad one is reported with what it accepts, all of them at once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db import connection
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from jobs.models import BatchJob, JobStatus
+from jobs.processors.registry import processors
+
+STATUS_ACCEPTS = ", ".join(JobStatus.values) + " (one, or several separated by commas)"
+DATE_RANGES = ("today", "week", "month", "all")
+PRIORITY_BANDS = {"low": (1, 3), "normal": (4, 6), "high": (7, 8), "urgent": (9, 10)}
+PRIORITY_ACCEPTS = "a number from 1 to 10, or one of low, normal, high, urgent"
+SORT_FIELDS = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "progress": "progress",
+    "priority": "priority",
+    "total_items": "total_items",
+    "duration": "duration",
+}
+SORT_ORDERS = ("asc", "desc")
+DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+_HEX_PREFIX = re.compile(r"[0-9a-f-]{4,36}\Z")
+
+
+class Accepts(forms.ValidationError):
+    """A parameter error that says what the parameter accepts."""
+
+    def __init__(self, message: str, accepts: str) -> None:
+        super().__init__(message, code="invalid")
+        self.accepts = accepts
+
+
+class StatusField(forms.CharField):
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return []
+        statuses = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [s for s in statuses if s not in JobStatus.values]
+        if unknown or not statuses:
+            raise Accepts(f"Unknown status {', '.join(unknown) or value!r}.", STATUS_ACCEPTS)
+        return statuses
+
+
+class PriorityField(forms.CharField):
+    def clean(self, value):
+        value = (super().clean(value) or "").strip().lower()
+        if not value:
+            return None
+        if value in PRIORITY_BANDS:
+            return PRIORITY_BANDS[value]
+        if value.isdigit() and 1 <= int(value) <= 10:
+            return (int(value), int(value))
+        raise Accepts(f"Invalid priority {value!r}.", PRIORITY_ACCEPTS)
+
+
+class ChoiceParam(forms.CharField):
+    def __init__(self, *args, choices: tuple[str, ...] | None = None, **kwargs) -> None:
+        self.choices = choices
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip()
+        if not value:
+            return ""
+        choices = self.choices if self.choices is not None else tuple(sorted(processors()))
+        if value not in choices:
+            raise Accepts(f"Invalid value {value!r}.", ", ".join(choices))
+        return value
+
+
+class StatusFilter(django_filters.Filter):
+    field_class = StatusField
+
+    def filter(self, qs: QuerySet, value):
+        return qs.filter(status__in=value) if value else qs
+
+
+class PriorityFilter(django_filters.Filter):
+    field_class = PriorityField
+
+    def filter(self, qs: QuerySet, value):
+        if not value:
+            return qs
+        low, high = value
+        return qs.filter(priority__gte=low, priority__lte=high)
+
+
+class ChoiceParamFilter(django_filters.Filter):
+    field_class = ChoiceParam
+
+
+def date_range_start(value: str):
+    """Where a date range begins, in the active (the user's) time zone; None for `all`."""
+    now = timezone.localtime()
+    if value == "today":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if value == "week":
+        return now - timedelta(days=7)
+    if value == "month":
+        return now - timedelta(days=30)
+    return None
+
+
+def search_jobs(qs: QuerySet, name: str, value: str) -> QuerySet:
+    """By name (case-insensitive substring), or by job id prefix (8+ hex digits, or the full id)."""
+    value = value.strip()
+    if not value:
+        return qs
+    by_name = Q(name__icontains=value)
+    lowered = value.lower()
+    try:
+        return qs.filter(by_name | Q(pk=uuid.UUID(lowered)))
+    except ValueError:
+        pass
+    if not _HEX_PREFIX.match(lowered):
+        return qs.filter(by_name)
+    hex_digits = lowered.replace("-", "")
+    if connection.vendor == "postgresql":  # uuid::text is the dashed form
+        dashed = "-".join(
+            part
+            for part in (
+                hex_digits[:8],
+                hex_digits[8:12],
+                hex_digits[12:16],
+                hex_digits[16:20],
+                hex_digits[20:],
+            )
+            if part
+        )
+        prefix = dashed
+    else:  # SQLite keeps the 32 hex digits
+        prefix = hex_digits
+    qs = qs.annotate(id_text=Cast("id", output_field=CharField()))
+    return qs.filter(by_name | Q(id_text__startswith=prefix))
+
+
+class JobFilter(django_filters.FilterSet):
+    status = StatusFilter()
+    date_range = ChoiceParamFilter(choices=DATE_RANGES, method="filter_date_range")
+    priority = PriorityFilter()
+    processor = ChoiceParamFilter(field_name="processor")
+    search = django_filters.CharFilter(method=search_jobs, max_length=200)
+
+    class Meta:
+        model = BatchJob
+        fields: list[str] = []
+
+    def filter_date_range(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        start = date_range_start(value) if value else None
+        return qs.filter(created_at__gte=start) if start else qs
+
+
+def parse_paging(params) -> tuple[dict, dict[str, dict[str, str]]]:
+    """limit, offset, sort_by, sort_order; returns (values, errors)."""
+    errors: dict[str, dict[str, str]] = {}
+    values = {"limit": DEFAULT_LIMIT, "offset": 0, "sort_by": "created_at", "sort_order": "desc"}
+    for name in ("limit", "offset"):
+        raw = params.get(name)
+        if raw is None or raw == "":
+            continue
+        accepts = (
+            "a whole number ≥ 1 (above 100 counts as 100)"
+            if name == "limit"
+            else "a whole number ≥ 0"
+        )
+        if not raw.strip().isdigit() or (name == "limit" and int(raw) < 1):
+            errors[name] = {"message": f"Invalid {name} {raw!r}.", "accepts": accepts}
+            continue
+        # Past 2**62 nothing is there anyway; the cap keeps the number a database integer.
+        values[name] = min(int(raw), 2**62) if name == "offset" else min(int(raw), MAX_LIMIT)
+    for name, choices in (("sort_by", tuple(SORT_FIELDS)), ("sort_order", SORT_ORDERS)):
+        raw = params.get(name)
+        if raw is None or raw == "":
+            continue
+        if raw not in choices:
+            errors[name] = {"message": f"Invalid {name} {raw!r}.", "accepts": ", ".join(choices)}
+            continue
+        values[name] = raw
+    return values, errors
+
+
+def filter_errors(form: forms.Form) -> dict[str, dict[str, str]]:
+    errors: dict[str, dict[str, str]] = {}
+    for name, problems in form.errors.as_data().items():
+        problem = problems[0]
+        accepts = getattr(problem, "accepts", "") or "text of at most 200 characters"
+        errors[name] = {"message": " ".join(problem.messages), "accepts": accepts}
+    return errors
