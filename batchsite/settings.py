@@ -4,6 +4,7 @@ Defaults run out of the box on one machine: SQLite in WAL mode under var/ and Re
 DATABASE_URL and REDIS_URL switch to a real deployment.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "channels",
     "jobs",
@@ -105,8 +107,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA mmap_size=134217728;"
         ),
     }
-    # Tests run workers in other threads and processes, so the test database must be a file.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # Tests run workers in other threads and processes, so the test database must be a file;
+    # one per test run, so that two runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, RQ, Channels --------------------------------------------------------------------
@@ -169,6 +172,21 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "batchsite API",
     "DESCRIPTION": "Submit batches of URLs, watch them being processed, fetch the results.",
     "VERSION": "1",
+    # The schema and docs endpoints are not part of the API they describe.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar wheel, served by WhiteNoise: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # "Authorize" offers the API key: jobs/api/schema.py describes BearerKeyAuthentication as the
+    # bearerAuth security scheme, next to DRF's session cookie.
+    # validatorUrl None: Swagger UI would otherwise send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobs.api.schema.add_error_responses",
+    ],
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -206,6 +224,10 @@ BATCHSITE_FLUSH_SECONDS = env_float("BATCHSITE_FLUSH_SECONDS", 0.25)
 # A runner whose heartbeat is older than this is dead; its items are put back by reconcile.
 BATCHSITE_RUNNER_STALE_SECONDS = env_float("BATCHSITE_RUNNER_STALE_SECONDS", 60.0)
 BATCHSITE_RECONCILE_SECONDS = env_int("BATCHSITE_RECONCILE_SECONDS", 30)
+# Live events: a job's state at most every EVENT_INTERVAL seconds, slower when the sockets watching
+# it would need more than FANOUT_BUDGET messages per second.
+BATCHSITE_EVENT_INTERVAL = env_float("BATCHSITE_EVENT_INTERVAL", 0.25)
+BATCHSITE_EVENT_FANOUT_BUDGET = env_int("BATCHSITE_EVENT_FANOUT_BUDGET", 2000)
 # Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
 BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
 BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)

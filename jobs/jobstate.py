@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from jobs import store, tasks
+from jobs import events, store, tasks
 from jobs.errors import ErrorCode
 from jobs.models import (
     COUNT_FIELDS,
@@ -41,10 +41,17 @@ class CycleResult:
     claimed: list[Claimed]
     status: str | None
     share: int
+    job: BatchJob | None = None  # the job's state after this cycle (for its status event)
+    logs: list[JobLogEntry] = field(default_factory=list)
 
 
 def add_log(job_id: Any, message: str, level: int = LogLevel.INFO, item_id: int | None = None):
-    return JobLogEntry.objects.create(job_id=job_id, item_id=item_id, level=level, message=message)
+    """A line in the job's log; bumps the job's seq so clients that reconnect catch up on it."""
+    BatchJob.objects.filter(pk=job_id).update(seq=F("seq") + 1)
+    seq = BatchJob.objects.filter(pk=job_id).values_list("seq", flat=True).first() or 0
+    return JobLogEntry.objects.create(
+        job_id=job_id, item_id=item_id, level=level, message=message, seq=seq
+    )
 
 
 def _live_runners(job_id: Any) -> int:
@@ -83,6 +90,7 @@ def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) 
         )
         if started:
             add_log(job.pk, f"Started: {job.total_items:,} items with {job.processor}")
+            events.publish_job(job)
     return {
         "processor": job.processor,
         "options": job.options,
@@ -111,19 +119,21 @@ def cycle(
         status, concurrency = row if row else (None, 1)
         changed = store.record_outcomes(outcomes, runner_id)
         store.record_attempts(attempts)
-        if logs:
-            JobLogEntry.objects.bulk_create(
-                JobLogEntry(job_id=job_id, item_id=i, level=lv, message=m, timestamp=t)
-                for i, lv, m, t in logs
-            )
         claimed = []
         if claim_n and status in RUNNABLE:
             claimed = store.claim(job_id, runner_id, claim_n, now)
-        if outcomes or claimed:
+        if outcomes or claimed or logs:
             if changed == len(outcomes):
                 _apply_deltas(job_id, outcomes, len(claimed), heartbeat["current_step"], now)
             else:  # reconcile took some of our items meanwhile: count exactly instead
                 BatchJob.objects.get(pk=job_id).recount()
+        job = BatchJob.objects.filter(pk=job_id).first()
+        entries: list[JobLogEntry] = []
+        if logs and job is not None:
+            entries = JobLogEntry.objects.bulk_create(
+                JobLogEntry(job_id=job_id, item_id=i, level=lv, message=m, timestamp=t, seq=job.seq)
+                for i, lv, m, t in logs
+            )
         Runner.objects.filter(pk=runner_id).update(
             heartbeat_at=now,
             items_done=heartbeat["items_done"],
@@ -131,7 +141,7 @@ def cycle(
             current_urls=heartbeat["current_urls"],
         )
         runners = _live_runners(job_id)
-    return CycleResult(claimed, status, _share(concurrency, runners))
+    return CycleResult(claimed, status, _share(concurrency, runners), job, entries)
 
 
 def _apply_deltas(
@@ -197,6 +207,7 @@ def finalize_if_done(job_id: Any) -> bool:
             f"{job.count_failed:,} failed, {job.count_cancelled:,} cancelled in {wall:.1f} s",
             LogLevel.WARNING if final == JobStatus.FAILED else LogLevel.INFO,
         )
+        events.publish_job(job, with_logs_after_seq=job.seq)
     return True
 
 
@@ -215,3 +226,4 @@ def fail_job(job: BatchJob, reason: str) -> None:
         counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
         if job.transition(JobStatus.FAILED, error=reason, progress=job.progress, **counts):
             add_log(job.pk, f"Failed: {reason}", LogLevel.ERROR)
+            events.publish_job(job, with_logs_after_seq=job.seq)

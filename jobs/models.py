@@ -343,6 +343,9 @@ class JobLogEntry(models.Model):
     level = models.PositiveSmallIntegerField(choices=LogLevel.choices, default=LogLevel.INFO)
     message = models.TextField()
     timestamp = models.DateTimeField(default=timezone.now)
+    # The job's seq when the line was written: a client that reconnects with its last seq gets
+    # the lines it missed.
+    seq = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["job", "id"]
@@ -350,6 +353,7 @@ class JobLogEntry(models.Model):
         indexes = [
             models.Index(fields=["job", "id"], name="log_job_id"),
             models.Index(fields=["job", "level", "id"], name="log_job_level_id"),
+            models.Index(fields=["job", "seq"], name="log_job_seq"),
         ]
 
     def __str__(self) -> str:

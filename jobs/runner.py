@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs import jobstate
+from jobs import events, jobstate
 from jobs.bridge import DbBridge
 from jobs.errors import ErrorCode, ItemError
 from jobs.fetch import Fetcher
@@ -119,6 +119,9 @@ class ChunkRunner:
         self.pending: dict[int, Claimed] = {}  # claimed, not yet finished
         self.active: dict[int, Context] = {}  # items in an attempt right now
         self.stats: dict[str, Any] = {"cycles": 0, "claimed": 0, "done": 0}
+        self.next_status_at = 0.0
+        self.subscribers = 0
+        self.subscribers_checked_at = float("-inf")
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -233,6 +236,7 @@ class ChunkRunner:
             heartbeat,
         )
         self.stats["cycles"] += 1
+        await self._publish(result, batch.outcomes, final=claim_n == 0 and not self.pending)
         if result.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) or result.status is None:
             self.cancelled = True
         if result.share != self.limiter.limit:
@@ -242,6 +246,31 @@ class ChunkRunner:
         self.claimed_total += len(result.claimed)
         self.stats["claimed"] += len(result.claimed)
         return result.claimed
+
+    async def _publish(self, result, outcomes: list[Outcome], *, final: bool) -> None:
+        """Live events for this cycle: its log lines, one item_update, and the job's state when
+        the coalescing interval has passed (or this runner is done)."""
+        job = result.job
+        if job is None:
+            return
+        payloads = [events.log_event(entry, entry.seq) for entry in result.logs]
+        if outcomes:
+            payloads.append(
+                events.item_event(job.pk, job.seq, [_item_payload(o) for o in outcomes])
+            )
+        clock = time.monotonic()
+        if final or clock >= self.next_status_at:
+            payloads.append(events.status_event(job))
+            self.next_status_at = clock + events.status_interval(self._subscribers(job.pk, clock))
+        if payloads:
+            await events.send(events.routing(job), payloads)
+
+    def _subscribers(self, job_id, clock: float) -> int:
+        # Read every few seconds: how many sockets watch this job sets the event interval.
+        if clock >= self.subscribers_checked_at + 2.0:
+            self.subscribers_checked_at = clock
+            self.subscribers = events.subscriber_count(job_id)
+        return self.subscribers
 
     def _current_step(self) -> str:
         steps = Counter(ctx.step_name for ctx in self.active.values() if ctx.step_name)
@@ -395,6 +424,18 @@ class ChunkRunner:
         self.done_total += 1
         self.stats["done"] += 1
         self._poke()
+
+
+def _item_payload(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "id": outcome.id,
+        "status": outcome.status,
+        "step": outcome.step,
+        "http_status": outcome.http_status,
+        "error_code": outcome.error_code,
+        "duration": round(outcome.duration, 4),
+        "attempts": outcome.attempts,
+    }
 
 
 def share_of(concurrency: int, runners: int) -> int:

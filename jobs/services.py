@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs import store, tasks
+from jobs import events, store, tasks
 from jobs.intake import IntakeError, IntakeResult, parse_submission
 from jobs.jobstate import add_log, finalize_if_done
 from jobs.models import COUNT_FIELDS, BatchJob, ItemStatus, JobStatus, LogLevel, Priority
@@ -154,6 +154,7 @@ def submit_batch(
             settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
         )
         transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
+        events.publish_job(job)
     return Submission(job=job, intake=intake)
 
 
@@ -240,6 +241,7 @@ def retry_items(
         )
         job.refresh_from_db()
         add_log(job.pk, f"Retry: {requeued:,} items queued again")
+        events.publish_job(job, with_logs_after_seq=job.seq)
         count = min(
             math.ceil(requeued / settings.BATCHSITE_CHUNK_SIZE),
             settings.BATCHSITE_MAX_PARALLEL_CHUNKS,

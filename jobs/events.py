@@ -1,0 +1,180 @@
+"""The one publisher of live events (Channels, pub/sub layer).
+
+Every change a client can see is published here, after the database commit, carrying the job's
+`seq` (clients drop anything not newer than what they showed). Progress is coalesced by the
+publishers: the chunk runner publishes a job's state at most every `status_interval()` seconds,
+and item changes as one `item_update` per flush.
+
+Channel-layer messages are ``{"type": "batch.event", "event": <payload>, "job": <routing facts>}``;
+consumers only check who may see them, apply subscription filters and forward `event` as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from jobs.models import BatchJob, JobLogEntry, JobStatus, LogLevel
+
+log = logging.getLogger(__name__)
+
+STAFF_GROUP = "jobs.staff"
+QUEUES_GROUP = "queues"
+MESSAGE_TYPE = "batch.event"
+# The status fields a job_status_update carries (see DESIGN.md Contracts).
+FINAL_EVENTS = {
+    JobStatus.COMPLETED: "job_completed",
+    JobStatus.COMPLETED_WITH_ERRORS: "job_completed",
+    JobStatus.CANCELLED: "job_completed",
+    JobStatus.FAILED: "job_failed",
+}
+
+
+def job_group(job_id: Any) -> str:
+    return f"job.{job_id}"
+
+
+def owner_group(user_id: Any) -> str:
+    return f"owner.{user_id}"
+
+
+def groups_for(job_id: Any, owner_id: Any) -> tuple[str, ...]:
+    return (job_group(job_id), owner_group(owner_id), STAFF_GROUP)
+
+
+def routing(job: BatchJob | dict) -> dict[str, Any]:
+    """What consumers need to route and filter an event without a query."""
+    get = job.get if isinstance(job, dict) else lambda k: getattr(job, k)
+    return {
+        "id": str(get("id")),
+        "owner_id": get("owner_id"),
+        "status": get("status"),
+        "priority": get("priority"),
+        "processor": get("processor"),
+    }
+
+
+# --- payloads -------------------------------------------------------------------------------
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def status_event(job: BatchJob, *, event: str = "job_status_update") -> dict[str, Any]:
+    eta = job.estimated_time_remaining
+    return {
+        "event": event,
+        "job_id": str(job.id),
+        "seq": job.seq,
+        "status": job.status,
+        "overall_progress": round(job.progress, 2),
+        "counts": job.counts,
+        "total_items": job.total_items,
+        "current_step": job.current_step,
+        "estimated_time_remaining": None if eta is None else round(eta, 1),
+        "updated_at": _iso(job.updated_at),
+        "finished_at": _iso(job.finished_at),
+    }
+
+
+def log_event(entry: JobLogEntry, seq: int) -> dict[str, Any]:
+    return {
+        "event": "job_log_entry",
+        "job_id": str(entry.job_id),
+        "seq": seq,
+        "id": entry.id,
+        "timestamp": _iso(entry.timestamp),
+        "level": LogLevel(entry.level).label,
+        "message": entry.message,
+        "item": entry.item_id,
+    }
+
+
+def item_event(job_id: Any, seq: int, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"event": "item_update", "job_id": str(job_id), "seq": seq, "items": list(items)}
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def _messages(job: dict[str, Any], payloads: Iterable[dict[str, Any]]):
+    for payload in payloads:
+        yield {"type": MESSAGE_TYPE, "event": payload, "job": job}
+
+
+async def send(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
+    """Publish payloads about one job to everyone who may see it (async callers: the runner)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    groups = groups_for(job["id"], job["owner_id"])
+    try:
+        for message in _messages(job, payloads):
+            for group in groups:
+                await layer.group_send(group, message)
+    except Exception as exc:  # live events are best effort: the DB already has the state
+        log.warning("Could not publish events for job %s: %s", job["id"], exc)
+
+
+def send_sync(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
+    async_to_sync(send)(job, list(payloads))
+
+
+def publish_job(job: BatchJob, *, with_logs_after_seq: int | None = None) -> None:
+    """After the current transaction commits: the job's state (and final event when it ended)."""
+    job_id = job.pk
+
+    def _send() -> None:
+        fresh = BatchJob.objects.filter(pk=job_id).first()
+        if fresh is None:
+            return
+        send_sync(routing(fresh), job_payloads(fresh, logs_after_seq=with_logs_after_seq))
+
+    transaction.on_commit(_send, robust=True)
+
+
+def job_payloads(job: BatchJob, *, logs_after_seq: int | None = None) -> list[dict[str, Any]]:
+    payloads = []
+    if logs_after_seq is not None:
+        entries = job.log_entries.filter(seq__gt=logs_after_seq).order_by("id")[:100]
+        payloads += [log_event(entry, entry.seq) for entry in entries]
+    payloads.append(status_event(job))
+    if job.status in FINAL_EVENTS:
+        payloads.append(status_event(job, event=FINAL_EVENTS[job.status]))
+    return payloads
+
+
+SUBSCRIBERS_KEY = "batchsite:subscribers:{job_id}"
+ALL_SUBSCRIBERS_KEY = "batchsite:subscribers:all"
+
+
+def subscriber_count(job_id: Any) -> int:
+    """Sockets watching this job, directly or through "all jobs" (kept by the consumers)."""
+    try:
+        import django_rq
+
+        conn = django_rq.get_connection("default")
+        values = conn.mget(SUBSCRIBERS_KEY.format(job_id=job_id), ALL_SUBSCRIBERS_KEY)
+    except Exception:  # no Redis: the default interval
+        return 0
+    return sum(max(0, int(v)) for v in values if v is not None)
+
+
+def status_interval(subscribers: int = 0) -> float:
+    """Seconds between two job_status_updates of one job: a few per second, slower when many
+    sockets watch it, so one job's fan-out stays within a daphne process's budget."""
+    base = settings.BATCHSITE_EVENT_INTERVAL
+    budget = settings.BATCHSITE_EVENT_FANOUT_BUDGET  # socket messages per second per job
+    if subscribers <= 0:
+        return base
+    return min(2.0, max(base, subscribers / budget))
