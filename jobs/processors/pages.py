@@ -24,6 +24,7 @@ import codecs
 import functools
 import re
 from dataclasses import dataclass
+
 from charset_normalizer import from_bytes
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
@@ -38,6 +39,7 @@ __all__ = [
     "Robots",
     "decode_html",
     "get_page",
+    "http_error",
     "parse_html",
     "robots_for",
     "user_agent_token",
@@ -47,6 +49,7 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 META_PRESCAN_BYTES = 2048
 BINARY_SNIFF_BYTES = 1024
+DETECT_CHAOS_SLACK = 0.1
 ROBOTS_MAX_BYTES = 512 * 1024  # Google reads the first 500 KiB of a robots.txt
 
 # WHATWG Encoding: these labels mean windows-1252; a meta that claims UTF-16 means UTF-8 (a page
@@ -79,10 +82,12 @@ def _codec(label: str | None) -> str | None:
     if not label:
         return None
     try:
-        name = codecs.lookup(label.strip().strip("\"'").lower()).name
-        b"".decode(name)  # rejects bytes-to-bytes codecs a hostile page may name (base64, zlib…)
+        info = codecs.lookup(label.strip().strip("\"'").lower())
     except (LookupError, ValueError):
         return None
+    if not getattr(info, "_is_text_encoding", True):
+        return None  # a bytes-to-bytes codec a hostile page may name (base64, zlib, rot13…)
+    name = info.name
     key = name.replace("-", "_")
     if key.startswith(("utf_16", "utf_32")):
         key = "utf_16"
@@ -119,10 +124,27 @@ def decode_html(body: bytes, header_charset: str | None) -> tuple[str, str]:
         try:
             return body.decode("utf-8"), "utf-8"  # ASCII and valid UTF-8: the common case
         except UnicodeDecodeError:
-            best = from_bytes(body).best()
-            name = _codec(best.encoding) if best is not None else None
-            name = name or "utf-8"
+            name = _detect(body)
     return body.decode(name, "replace"), name
+
+
+def _detect(body: bytes) -> str:
+    """charset-normalizer's guess, preferring Windows-1252 when it fits about as well.
+
+    Short Western European texts are ambiguous between single-byte code pages (French often comes
+    out as cp1257); browsers fall back to Windows-1252, so a close windows-1252 reading wins.
+    """
+    matches = list(from_bytes(body))
+    if not matches:
+        return "utf-8"
+    best = matches[0]
+    for match in matches:
+        if (
+            match.chaos <= best.chaos + DETECT_CHAOS_SLACK
+            and "cp1252" in match.could_be_from_charset
+        ):
+            return "cp1252"
+    return _codec(best.encoding) or "utf-8"
 
 
 def parse_html(text: str) -> LexborHTMLParser:
@@ -130,6 +152,8 @@ def parse_html(text: str) -> LexborHTMLParser:
 
 
 def _looks_binary(body: bytes) -> bool:
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False  # UTF-16 text is full of NULs
     return b"\x00" in body[:BINARY_SNIFF_BYTES]
 
 
@@ -174,7 +198,9 @@ async def get_page(
         response=response,
         text=text,
         encoding=encoding,
-        tree=LexborHTMLParser(text),
+        # lexbor parses UTF-8 bytes as they come (BOM skipped, bad bytes → U+FFFD, no sniffing
+        # of its own); handing it the str would only re-encode it first.
+        tree=LexborHTMLParser(response.body if encoding == "utf-8" else text),
     )
 
 

@@ -10,7 +10,11 @@ from django.utils.module_loading import import_string
 
 from jobs.processors.base import Processor
 
-BUILTIN = ("jobs.processors.http_check.HttpCheck",)
+BUILTIN = (
+    "jobs.processors.http_check.HttpCheck",
+    "jobs.processors.page_audit.PageAudit",
+    "jobs.processors.site_profile.SiteProfile",
+)
 
 
 class UnknownProcessor(LookupError):
