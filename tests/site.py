@@ -38,6 +38,7 @@ retry_after=S``
 ``/reset``                          closes the connection (TCP RST) without a response
 ``/hang``                           never answers; the handler ends when the client goes away
 ``/binary``                         ``application/octet-stream``
+``/nested/{depth}``                 HTML with ``<div>`` elements nested ``depth`` deep
 ``/text``                           ``text/plain``
 ``/robots.txt``                     ``User-agent: *`` / ``Disallow: /private/``
 ``/headers``                        the request's headers as a JSON object
@@ -280,6 +281,13 @@ async def clear_counters(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def nested(request: web.Request) -> web.Response:
+    """HTML nesting <div>s `depth` deep: a page whose parse time grows with the square of it."""
+    depth = min(int(request.match_info["depth"]), 1_000_000)
+    body = "<!doctype html><html><body>" + "<div>" * depth + "deep" + "</div>" * depth
+    return web.Response(text=body + "</body></html>", content_type="text/html")
+
+
 def make_app() -> web.Application:
     app = web.Application()
     app[COUNTERS] = Counter()
@@ -304,6 +312,7 @@ def make_app() -> web.Application:
             web.get("/reset", reset),
             web.get("/hang", hang),
             web.get("/binary", binary),
+            web.get(r"/nested/{depth:\d+}", nested),
             web.get("/text", text),
             web.get("/robots.txt", robots),
             web.get("/headers", headers),

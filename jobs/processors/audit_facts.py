@@ -1,22 +1,25 @@
-"""What page_audit reads from a parsed page: one small function per fact, selectolax selectors only.
+"""What page_audit reads from a parsed page, with selectolax (lexbor) selectors only.
 
-Speed matters here (the audit must keep up with http_check on a 100 KB page), so every fact is found
-by a CSS selector run in C (lexbor) that returns only the few nodes Python has to look at: links are
-counted by selectors and only absolute or odd hrefs are parsed in Python; the word count runs over the
-UTF-8 bytes of the visible text with byte tables, not a regex or a Python loop per word.
+Speed matters (the audit runs next to http_check on 100 KB pages), and every selector is a walk of
+the whole tree in C, so the facts come from a handful of walks that return only the nodes Python
+must look at: one for metas/links/base, one for h1/img/script/style/noscript/template, three for
+<a href> (all, those that may carry a scheme or host, nofollow — only the second kind is parsed
+in Python, and cached per href), plus the body's text. Words are counted over the UTF-8 bytes of
+that text with a byte table, not a regex or a Python loop per word.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-_HIDDEN = "script, style, noscript, template"
-_HIDDEN_IN_NOSCRIPT = "noscript script, noscript style, noscript noscript, noscript template"
+# The elements read in one pass: h1s, images, and what hides text (JSON-LD is in <script>).
+_ELEMENTS = "h1, img, script, style, noscript, template"
 NOINDEX = frozenset({"noindex", "none"})
 # X-Robots-Tag "name: value" directives that are not a user-agent prefix.
 _VALUED_DIRECTIVES = frozenset(
@@ -48,46 +51,86 @@ def collapse(text: str | None) -> str:
 def read_facts(tree: LexborHTMLParser, final_url: str, token: str) -> Facts:
     """Every fact of the page (the tree is only read)."""
     facts = Facts()
-    html = tree.css_first("html")
-    facts.lang = collapse(html.attrs.get("lang")) or None if html is not None else None
+    root = tree.root
+    if root is not None and root.tag == "html":
+        facts.lang = collapse(root.attrs.get("lang")) or None
     title = tree.css_first("title")
     facts.title = collapse(title.text(deep=True)) if title is not None else None
-    _read_metas(tree, facts, token.lower())
-    base = tree.css_first("base[href]")
-    base_url = urljoin(final_url, base.attrs["href"].strip()) if base is not None else final_url
-    _read_links(tree, facts, base_url)
-    facts.h1 = [collapse(node.text(deep=True, separator=" ")) for node in tree.css("h1")]
+    _read_head(tree, facts, final_url, token.lower())
+    _read_elements(tree, facts)
     facts.links = count_links(tree, _bare_host(urlsplit(final_url).netloc))
-    facts.images = {"total": len(tree.css("img")), "missing_alt": len(tree.css("img:not([alt])"))}
-    facts.ld_types = ld_types(tree)
-    facts.word_count = visible_word_count(tree)
     return facts
 
 
-def _read_metas(tree: LexborHTMLParser, facts: Facts, token: str) -> None:
-    for node in tree.css("meta[name]"):
+def _read_head(tree: LexborHTMLParser, facts: Facts, final_url: str, token: str) -> None:
+    """Metas (description, viewport, robots), <base>, canonical and hreflang links: one pass."""
+    base_url = None
+    links: list[tuple[list[str], str, str]] = []
+    for node in tree.css("meta[name], link[rel][href], base[href]"):
         attrs = node.attrs
-        name = (attrs.get("name") or "").strip().lower()
-        content = attrs.get("content") or ""
-        if name == "description" and facts.description is None:
-            facts.description = collapse(content)
-        elif name == "viewport" and facts.viewport is None:
-            facts.viewport = collapse(content)
-        elif name in ("robots", token):
-            facts.robots.append(collapse(content))
-
-
-def _read_links(tree: LexborHTMLParser, facts: Facts, base_url: str) -> None:
-    for node in tree.css("link[rel][href]"):
-        attrs = node.attrs
-        rel = (attrs.get("rel") or "").lower().split()
-        href = (attrs.get("href") or "").strip()
-        if not href:
-            continue
+        tag = node.tag
+        if tag == "meta":
+            name = (attrs.get("name") or "").strip().lower()
+            content = attrs.get("content") or ""
+            if name == "description" and facts.description is None:
+                facts.description = collapse(content)
+            elif name == "viewport" and facts.viewport is None:
+                facts.viewport = collapse(content)
+            elif name in ("robots", token):
+                facts.robots.append(collapse(content))
+        elif tag == "link":
+            href = (attrs.get("href") or "").strip()
+            if href:
+                rel = (attrs.get("rel") or "").lower().split()
+                links.append((rel, href, (attrs.get("hreflang") or "").strip()))
+        elif base_url is None:  # only the first <base href> counts
+            base_url = urljoin(final_url, (attrs.get("href") or "").strip())
+    base_url = base_url or final_url
+    for rel, href, hreflang in links:
         if "canonical" in rel and facts.canonical is None:
             facts.canonical = urljoin(base_url, href)
-        elif "alternate" in rel and (lang := (attrs.get("hreflang") or "").strip()):
-            facts.hreflang.append({"lang": lang, "href": urljoin(base_url, href)})
+        elif "alternate" in rel and hreflang:
+            facts.hreflang.append({"lang": hreflang, "href": urljoin(base_url, href)})
+
+
+def _counts_as_hidden(node: LexborNode) -> bool:
+    """Whether a hidden element's words are in the body's text and not already subtracted."""
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("head", "noscript"):
+            return False  # not body text, or subtracted with its <noscript>
+        parent = parent.parent
+    return True
+
+
+def _read_elements(tree: LexborHTMLParser, facts: Facts) -> None:
+    """h1s, images, JSON-LD types and the visible word count: one pass over those elements.
+
+    Body text is joined with a space between text nodes, so words never span two nodes and the
+    words of hidden elements (script, style, noscript, template) can be subtracted instead of
+    stripping them from the tree. Template contents are not part of the body's text anyway.
+    """
+    body = tree.body
+    hidden_words = 0
+    found: set[str] = set()
+    images = missing_alt = 0
+    for node in tree.css(_ELEMENTS):
+        tag = node.tag
+        if tag == "img":
+            images += 1
+            missing_alt += "alt" not in node.attrs
+            continue
+        if tag == "h1":
+            facts.h1.append(collapse(node.text(deep=True, separator=" ")))
+            continue
+        if tag == "script":
+            _script_types(node, found)
+        if body is not None and _counts_as_hidden(node):
+            hidden_words += count_words(node.text(deep=True, separator=" "))
+    facts.images = {"total": images, "missing_alt": missing_alt}
+    facts.ld_types = sorted(found)
+    if body is not None:
+        facts.word_count = count_words(body.text(deep=True, separator=" ")) - hidden_words
 
 
 # --- links -----------------------------------------------------------------------------------
@@ -99,8 +142,12 @@ def _bare_host(netloc: str) -> str:
     return host.removeprefix("www.")
 
 
+@functools.lru_cache(maxsize=8192)
 def _classify(href: str, home: str) -> str | None:
-    """ "internal", "external" or None (not a link to a page: fragment, mailto:, tel:, broken…)."""
+    """'internal', 'external' or None (not a link to a page: fragment, mailto:, tel:, broken…).
+
+    Cached: the pages of one site share their navigation, header and footer links.
+    """
     href = href.strip()
     if not href or href[0] == "#":
         return None
@@ -163,19 +210,16 @@ def _collect_types(data: Any, found: set[str], depth: int = 0) -> None:
             _collect_types(data["@graph"], found, depth + 1)
 
 
-def ld_types(tree: LexborHTMLParser) -> list[str]:
-    """Sorted JSON-LD @types: top-level items, @graph members, items of top-level lists."""
-    found: set[str] = set()
-    for node in tree.css("script[type]"):
-        kind = (node.attrs.get("type") or "").partition(";")[0].strip().lower()
-        if kind != "application/ld+json":
-            continue
-        try:
-            data = json.loads(node.text(deep=True))
-        except (ValueError, RecursionError):
-            continue  # broken JSON-LD is the page's problem, not a reason to fail the item
-        _collect_types(data, found)
-    return sorted(found)
+def _script_types(node: LexborNode, found: set[str]) -> None:
+    """Add the @types of a JSON-LD <script> (anything else is ignored, broken JSON included)."""
+    kind = (node.attrs.get("type") or "").partition(";")[0].strip().lower()
+    if kind != "application/ld+json":
+        return
+    try:
+        data = json.loads(node.text(deep=True))
+    except (ValueError, RecursionError):
+        return  # broken JSON-LD is the page's problem, not a reason to fail the item
+    _collect_types(data, found)
 
 
 # --- words -----------------------------------------------------------------------------------
@@ -220,26 +264,6 @@ def count_words(text: str) -> int:
                 data = data.replace(space, b" ")
     classes = data.translate(_TABLE, _DELETE)
     return classes.count(b" w") + classes.startswith(b"w")
-
-
-def visible_word_count(tree: LexborHTMLParser) -> int:
-    """Words of the body's visible text: script, style, noscript and template excluded.
-
-    The text is joined with a space between text nodes, so words never span two nodes and the
-    words of the hidden elements can be subtracted (cheaper than stripping them from the tree,
-    which stays intact). Template contents are not part of the body's text to begin with.
-    """
-    body = tree.body
-    if body is None:
-        return 0
-    words = count_words(body.text(deep=True, separator=" "))
-    hidden = body.css(_HIDDEN)
-    for node in hidden:
-        words -= count_words(node.text(deep=True, separator=" "))
-    if any(node.tag == "noscript" for node in hidden):
-        for node in body.css(_HIDDEN_IN_NOSCRIPT):  # subtracted with their noscript already
-            words += count_words(node.text(deep=True, separator=" "))
-    return words
 
 
 # --- robots directives -------------------------------------------------------------------------

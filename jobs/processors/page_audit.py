@@ -22,11 +22,15 @@ Result (flat JSON):
 ``robots_meta``            content of ``<meta name="robots">`` and of a meta named after our
                            product token, joined with ", " (null when none)
 ``x_robots_tag``           the X-Robots-Tag header values joined with ", " (null when none)
-``robots_txt``             ``{allowed, url}`` — the robots.txt verdict for our product token
+``robots_txt``             ``{allowed, url, unavailable}`` — the robots.txt verdict for our
+                           product token (a missing robots.txt allows all; one that answers 5xx
+                           or cannot be reached allows all with ``unavailable`` true)
 ``indexable``              bool; ``indexability_reasons`` lists why not (empty when indexable)
 ``lang``                   ``<html lang>`` or null
 ``hreflang``               list of ``{lang, href}`` from ``<link rel=alternate hreflang>``
-``word_count``             words of visible body text (script/style/noscript/template excluded)
+``word_count``             words of visible body text (script/style/noscript/template excluded):
+                           whitespace-separated tokens with a letter or digit, element
+                           boundaries separating words
 ``links``                  ``{internal, external, nofollow}`` — ``<a href>`` to http(s) pages;
                            internal = same host (a leading "www." ignored); fragment-only,
                            mailto:, tel:, javascript: links are not counted
@@ -125,7 +129,11 @@ class PageAudit(Processor):
         await ctx.step("robots")
         robots = await robots_for(ctx, page.final_url)
         allowed = robots.allows(page.final_url, token)
-        result["robots_txt"] = {"allowed": allowed, "url": robots.url}
+        result["robots_txt"] = {
+            "allowed": allowed,
+            "url": robots.url,
+            "unavailable": robots.unavailable,  # 5xx or unreachable: allowed, but unverified
+        }
         if not allowed:
             result["indexability_reasons"].append("disallowed by robots.txt")
         result["indexable"] = not result["indexability_reasons"]
@@ -180,7 +188,7 @@ def audit_page(page: Page, token: str) -> dict[str, Any]:
         "canonical": {"url": facts.canonical, "points_elsewhere": elsewhere},
         "robots_meta": ", ".join(facts.robots) or None,
         "x_robots_tag": ", ".join(x_robots) or None,
-        "robots_txt": {"allowed": True, "url": None},
+        "robots_txt": None,  # filled by the robots step
         "indexable": not reasons,
         "indexability_reasons": reasons,
         "lang": facts.lang,
@@ -220,9 +228,16 @@ def _length_issue(length: int, bounds: tuple[int, int], short: str, long: str) -
     return None
 
 
-def _issues(result: dict[str, Any], strategy: str) -> list[tuple[str, str, int]]:
-    """(code, reason, units) for everything that lowers the score."""
-    issues: list[tuple[str, str, int]] = []
+Issue = tuple[str, str, int]  # (code in WEIGHTS, reason, units)
+
+
+def _issues(result: dict[str, Any], strategy: str) -> list[Issue]:
+    """(code, reason, units) for everything that lowers the score, in a stable order."""
+    return _content_issues(result, strategy) + _delivery_issues(result)
+
+
+def _content_issues(result: dict[str, Any], strategy: str) -> list[Issue]:
+    issues: list[Issue] = []
 
     def add(code: str, reason: str, units: int = 1) -> None:
         issues.append((code, reason, units))
@@ -265,6 +280,15 @@ def _issues(result: dict[str, Any], strategy: str) -> list[tuple[str, str, int]]
     missing_alt = result["images"]["missing_alt"]
     if missing_alt:
         add("images_missing_alt", f"{missing_alt} image(s) without alt text", missing_alt)
+    return issues
+
+
+def _delivery_issues(result: dict[str, Any]) -> list[Issue]:
+    issues: list[Issue] = []
+
+    def add(code: str, reason: str) -> None:
+        issues.append((code, reason, 1))
+
     weight = result["page_weight"]
     if not weight["compressed"] and weight["html_bytes"] >= COMPRESSIBLE_BYTES:
         add("not_compressed", "HTML is not compressed (gzip, br…)")

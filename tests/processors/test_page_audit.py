@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from selectolax.lexbor import LexborHTMLParser
 
 from jobs.models import ItemStatus, JobStatus
-from jobs.processors.audit_facts import count_words, header_noindex
+from jobs.processors.audit_facts import count_words, header_noindex, read_facts
 from jobs.processors.page_audit import WEIGHTS, PageAudit, score
 from jobs.processors.registry import get_processor
 from jobs.services import submit_batch
@@ -181,6 +182,23 @@ def test_words_are_tokens_with_a_letter_or_digit():
     assert count_words("Привет мир 日本語 l’été") == 4
     assert count_words("10\u00a0km") == 2  # a no-break space separates words
     assert count_words("... --- ***") == 0
+
+
+@pytest.mark.parametrize(
+    ("html", "words"),
+    [
+        ("<head><noscript><style>a b c</style></noscript></head><body>one two</body>", 2),
+        ("<body>one <noscript>x <style>q r</style></noscript> two<script>var a = 1</script>", 2),
+        ("<body><template><p>t u</p></template><p>a</p><svg><style>x y</style></svg>", 1),
+        # Every element boundary separates words: right for blocks ("<p>a</p><p>b</p>", minified),
+        # one too many for a word split by an inline tag ("<b>c</b>d") — the cheaper error.
+        ("<p>a</p><p>b</p><b>c</b>d", 4),
+    ],
+)
+def test_visible_words_skip_everything_hidden(html, words):
+    assert (
+        read_facts(LexborHTMLParser(html), "http://example.com/", "batchsite").word_count == words
+    )
 
 
 def test_score_is_100_minus_the_weights_and_never_negative():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -224,3 +225,25 @@ def test_user_agent_token_is_the_product_name(settings):
     )
     assert user_agent_token(browser_like) == "batchsite"
     assert user_agent_token(settings.BATCHSITE_USER_AGENT) == "batchsite"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_nested_too_deep_fails_fast_instead_of_stalling_the_runner(
+    alice, site, burst_worker
+):
+    from jobs.models import ItemStatus, JobStatus
+    from jobs.services import submit_batch
+    from tests.conftest import refreshed
+
+    started = time.monotonic()
+    job = submit_batch(
+        alice, urls=[site.url("/nested/200000"), site.url("/nested/50")], processor="page_audit"
+    ).job
+    burst_worker()
+    assert time.monotonic() - started < 20
+    job = refreshed(job)
+    assert job.status == JobStatus.COMPLETED_WITH_ERRORS
+    deep = job.items.get(url=site.url("/nested/200000"))
+    assert (deep.status, deep.error_code) == (ItemStatus.FAILED, "PROCESSOR_ERROR")
+    assert "nested about 200,00" in deep.error
+    assert job.items.get(url=site.url("/nested/50")).status == ItemStatus.SUCCEEDED
