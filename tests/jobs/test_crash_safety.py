@@ -19,7 +19,7 @@ from tests.conftest import kill_process_group, refreshed, start_worker_process
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1):
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
