@@ -128,6 +128,16 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The cache is shared by every daphne process (API throttles count per key or user across all of
+# them), so it lives in Redis; the prefix keeps its keys apart from RQ's in the same database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "batchsite",
+    }
+}
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,11 +191,16 @@ SPECTACULAR_SETTINGS = {
     # "Authorize" offers the API key: jobs/api/schema.py describes BearerKeyAuthentication as the
     # bearerAuth security scheme, next to DRF's session cookie.
     # validatorUrl None: Swagger UI would otherwise send the schema to validator.swagger.io.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "persistAuthorization": True,
+        "validatorUrl": None,
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "jobs.api.schema.add_error_responses",
+        "jobs.api.schema.add_event_streams",
     ],
 }
 
@@ -210,6 +225,7 @@ BATCHSITE_USER_AGENT = env_str(
 )
 BATCHSITE_MAX_URLS_PER_BATCH = env_int("BATCHSITE_MAX_URLS_PER_BATCH", 100_000)
 BATCHSITE_MAX_UPLOAD_BYTES = env_int("BATCHSITE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+BATCHSITE_RETENTION_DAYS = env_int("BATCHSITE_RETENTION_DAYS", 30)
 # Request bodies (a JSON list of 100,000 URLs is ~5 MB) may be as large as an upload.
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCHSITE_MAX_UPLOAD_BYTES + 1024 * 1024
 BATCHSITE_MAX_RESPONSE_BYTES = env_int("BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)

@@ -11,7 +11,12 @@ from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import Coalesce, Now
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -32,6 +37,15 @@ from jobs.api.filters import (
     parse_paging,
 )
 from jobs.api.permissions import ScopedKeyPermission
+from jobs.api.schema import (
+    DeletedJobSerializer,
+    HealthSerializer,
+    JobDetailSerializer,
+    RequestErrorSerializer,
+    ServiceErrorSerializer,
+    SubmitErrorSerializer,
+    SubmittedJobSerializer,
+)
 from jobs.api.serializers import (
     LIST_FIELDS,
     InvalidParametersSerializer,
@@ -111,8 +125,15 @@ class JobListView(APIView):
         return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(
+        operation_id="jobs_list",
         parameters=LIST_PARAMETERS,
-        responses={200: JobListSerializer, 400: InvalidParametersSerializer},
+        responses={
+            200: JobListSerializer,
+            400: OpenApiResponse(
+                InvalidParametersSerializer,
+                description="Every bad parameter, each with what it accepts.",
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         filterset = JobFilter(request.query_params, queryset=jobs_for(request.user))
@@ -143,7 +164,16 @@ class JobListView(APIView):
                 "name": serializers.CharField(required=False, max_length=200),
             },
         ),
-        responses={201: JobSerializer, 400: None, 413: None, 429: None},
+        responses={
+            201: SubmittedJobSerializer,
+            400: OpenApiResponse(
+                SubmitErrorSerializer,
+                description="Nothing valid, an unknown processor, bad options or a bad field.",
+            ),
+            413: OpenApiResponse(
+                SubmitErrorSerializer, description="Past the URL-count or upload-size limit."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = request.data
@@ -226,10 +256,17 @@ class JobDetailView(APIView):
 
     permission_classes = [ScopedKeyPermission]
 
+    @extend_schema(responses={200: JobDetailSerializer})
     def get(self, request: Request, job_id) -> Response:
         job = get_job_for_user(request.user, job_id)
         return Response(job_detail(job))
 
+    @extend_schema(
+        responses={
+            200: DeletedJobSerializer,
+            409: OpenApiResponse(ServiceErrorSerializer, description="The job is still active."),
+        }
+    )
     def delete(self, request: Request, job_id) -> Response:
         job = get_job_for_user(request.user, job_id)
         try:
@@ -264,7 +301,13 @@ def job_detail(job) -> dict[str, Any]:
     }
 
 
-@extend_schema(request=None, responses={200: JobSerializer, 404: None, 409: None})
+@extend_schema(
+    request=None,
+    responses={
+        200: JobSerializer,
+        409: OpenApiResponse(ServiceErrorSerializer, description="The job has already finished."),
+    },
+)
 @api_view(["POST"])
 @permission_classes([ScopedKeyPermission])
 def cancel_view(request: Request, job_id) -> Response:
@@ -285,7 +328,11 @@ def cancel_view(request: Request, job_id) -> Response:
             "error_code": serializers.CharField(required=False),
         },
     ),
-    responses={200: inline_serializer("Requeued", {"requeued": serializers.IntegerField()})},
+    responses={
+        200: inline_serializer("Requeued", {"requeued": serializers.IntegerField()}),
+        400: OpenApiResponse(RequestErrorSerializer, description="A bad status or error_code."),
+        409: OpenApiResponse(ServiceErrorSerializer, description="The job is still active."),
+    },
 )
 @api_view(["POST"])
 @permission_classes([ScopedKeyPermission])
@@ -307,7 +354,12 @@ def retry_view(request: Request, job_id) -> Response:
     return Response({"requeued": requeued})
 
 
-@extend_schema(responses={200: dict, 503: dict})
+@extend_schema(
+    responses={
+        200: HealthSerializer,
+        503: OpenApiResponse(HealthSerializer, description="`down` names what is down."),
+    }
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])

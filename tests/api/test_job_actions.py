@@ -1,0 +1,292 @@
+"""POST /api/jobs, job detail, cancel, retry, delete, and who may touch which job on every route."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from jobs import store
+from jobs.models import (
+    ApiKey,
+    ApiKeyScope,
+    BatchJob,
+    ItemAttempt,
+    ItemStatus,
+    JobItem,
+    JobLogEntry,
+    JobStatus,
+)
+from tests.api.test_jobs_list import JOB_KEYS
+from tests.conftest import refreshed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INTAKE_KEYS = {"accepted", "duplicates", "rejected"}
+DETAIL_KEYS = {"steps", "throughput", "sequential_seconds", "wall_seconds", "speedup"}
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api(alice) -> APIClient:
+    return client_for(alice)
+
+
+def post_jobs(client, data, fmt="json"):
+    return client.post("/api/jobs", data, format=fmt)
+
+
+def blocked_url(site, name="x") -> str:
+    """127.0.0.2 is loopback but not in the allowed networks: the item fails, BLOCKED_ADDRESS."""
+    port = site.base_url.rsplit(":", 1)[1]
+    return f"http://127.0.0.2:{port}/{name}"
+
+
+def seeded_job(owner, status=JobStatus.COMPLETED, items=3, item_status=ItemStatus.SUCCEEDED):
+    job = BatchJob.objects.create(owner=owner, status=status, total_items=items)
+    store.insert_items(
+        job.pk,
+        [(i, f"https://example.com/{i}", f"example.com/{i}") for i in range(items)],
+        "queued",
+    )
+    job.items.update(status=item_status)
+    job.recount()
+    return job
+
+
+# --- POST /api/jobs -------------------------------------------------------------------------
+
+
+def test_posting_json_urls_answers_201_with_the_job_and_what_was_accepted(api):
+    response = post_jobs(
+        api,
+        {
+            "urls": ["https://example.com", "example.com", "not a url", "https://example.org/a"],
+            "name": "From a script",
+            "priority": "high",
+        },
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) >= JOB_KEYS | INTAKE_KEYS
+    assert (body["name"], body["priority"], body["status"]) == ("From a script", 8, "queued")
+    assert (body["accepted"], body["duplicates"], body["total_items"]) == (2, 1, 2)
+    assert body["rejected"] == [{"line": 3, "input": "not a url", "reason": "contains spaces"}]
+    job = BatchJob.objects.get(pk=body["job_id"])
+    assert list(job.items.values_list("url", flat=True)) == [
+        "https://example.com",
+        "https://example.org/a",
+    ]
+
+
+def test_posting_pasted_text_creates_one_item_per_url(api):
+    response = post_jobs(api, {"text": "example.com\nexample.org\n\nexample.net/path\n"})
+    assert response.status_code == 201
+    assert response.json()["accepted"] == 3
+    assert JobItem.objects.filter(job_id=response.json()["job_id"]).count() == 3
+
+
+def test_posting_a_csv_file_reads_its_url_column(api):
+    upload = SimpleUploadedFile(
+        "sites.csv", b"name,url\nA,https://a.example\nB,b.example\nC,bad url\n", "text/csv"
+    )
+    response = post_jobs(api, {"file": upload, "processor": "http_check"}, fmt="multipart")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [r["input"] for r in body["rejected"]] == ["bad url"]
+
+
+def test_nothing_valid_is_a_400_listing_every_rejected_line(api):
+    response = post_jobs(api, {"text": "ftp://example.com\nhttp://\n"})
+    assert response.status_code == 400
+    body = response.json()
+    assert [r["line"] for r in body["rejected"]] == [1, 2]
+    assert all(r["reason"] for r in body["rejected"])
+    assert not BatchJob.objects.exists()
+
+
+def test_an_unknown_processor_is_a_400_naming_processor(api):
+    response = post_jobs(api, {"urls": ["https://example.com"], "processor": "nope"})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"processor"}
+
+
+def test_invalid_options_are_a_400_with_the_options_form_errors_by_field(api):
+    response = post_jobs(api, {"urls": ["https://example.com"], "options": {"method": "PUT"}})
+    assert response.status_code == 400
+    (problem,) = response.json()["errors"]["options"]
+    assert problem.startswith("method:")
+    response = post_jobs(api, {"urls": ["https://example.com"], "options": {"colour": "red"}})
+    assert response.json()["errors"]["options"] == ["colour: Unknown option."]
+
+
+def test_a_bad_field_is_a_400_naming_it(api):
+    response = post_jobs(api, {"urls": "https://example.com"})
+    assert response.status_code == 400
+    assert "urls" in response.json()["errors"]
+    response = post_jobs(api, {"urls": ["https://example.com"], "concurrency": 0})
+    assert set(response.json()["errors"]) == {"concurrency"}
+
+
+def test_more_urls_than_the_batch_limit_is_413(api, settings):
+    settings.BATCHSITE_MAX_URLS_PER_BATCH = 3
+    response = post_jobs(api, {"urls": [f"https://example.com/{i}" for i in range(4)]})
+    assert response.status_code == 413
+    assert not BatchJob.objects.exists()
+
+
+def test_a_file_over_the_upload_limit_is_413(api, settings):
+    settings.BATCHSITE_MAX_UPLOAD_BYTES = 100
+    upload = SimpleUploadedFile("big.txt", b"https://example.com/page\n" * 10, "text/plain")
+    response = post_jobs(api, {"file": upload}, fmt="multipart")
+    assert response.status_code == 413
+    assert "file" in response.json()["errors"]
+
+
+def test_a_read_only_key_reads_but_may_not_submit(alice):
+    _, raw = ApiKey.issue(alice, "dashboard", scope=ApiKeyScope.READ)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/jobs").status_code == 200
+    response = post_jobs(client, {"urls": ["https://example.com"]})
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This API key is read-only."}
+
+
+def test_submitting_unauthenticated_is_401():
+    response = post_jobs(APIClient(), {"urls": ["https://example.com"]})
+    assert response.status_code == 401
+    assert not BatchJob.objects.exists()
+
+
+# --- detail, cancel, retry, delete ------------------------------------------------------------
+
+
+def test_detail_after_a_real_run_has_steps_and_the_timing_comparison(api, site, burst_worker):
+    urls = [site.url("/ok"), site.url("/redirect/2"), blocked_url(site)]
+    job_id = post_jobs(api, {"urls": urls, "max_attempts": 1}).json()["job_id"]
+    burst_worker()
+    response = api.get(f"/api/jobs/{job_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= JOB_KEYS | DETAIL_KEYS
+    assert body["status"] == "completed_with_errors"
+    assert body["counts"]["succeeded"] == 2
+    assert body["counts"]["failed"] == 1
+    assert body["steps"] == {"fetch": {"succeeded": 2, "failed": 1}}
+    assert body["sequential_seconds"] > 0
+    assert body["wall_seconds"] > 0
+    assert body["throughput"] > 0
+    assert body["speedup"] == pytest.approx(
+        body["sequential_seconds"] / body["wall_seconds"], rel=0.05
+    )
+    assert body["estimated_time_remaining"] == 0
+
+
+def test_cancel_answers_the_cancelled_job_then_409_once_it_has_finished(api):
+    job_id = post_jobs(api, {"urls": ["https://example.com", "https://example.org"]}).json()[
+        "job_id"
+    ]
+    response = api.post(f"/api/jobs/{job_id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["counts"]["cancelled"] == 2
+    again = api.post(f"/api/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["code"] == "not_active"
+
+
+def test_retry_requeues_the_failed_items_and_a_run_finishes_them(api, site, burst_worker):
+    urls = [site.url("/ok"), blocked_url(site, "a"), blocked_url(site, "b")]
+    job_id = post_jobs(api, {"urls": urls, "max_attempts": 1}).json()["job_id"]
+    burst_worker()
+    response = api.post(f"/api/jobs/{job_id}/retry", {"status": ["failed"]}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"requeued": 2}
+    assert refreshed(BatchJob.objects.get(pk=job_id)).status == JobStatus.QUEUED
+    burst_worker()
+    job = BatchJob.objects.get(pk=job_id)
+    assert (job.status, job.count_failed) == (JobStatus.COMPLETED_WITH_ERRORS, 2)
+    # Two runs: the history keeps both attempts of each retried item.
+    assert ItemAttempt.objects.filter(item__job=job, error_code="BLOCKED_ADDRESS").count() == 4
+
+
+def test_retry_is_409_while_the_job_runs(api, alice):
+    job = seeded_job(alice, status=JobStatus.RUNNING, item_status=ItemStatus.FAILED)
+    response = api.post(f"/api/jobs/{job.pk}/retry", {"status": ["failed"]}, format="json")
+    assert response.status_code == 409
+    assert job.items.filter(status=ItemStatus.FAILED).count() == 3
+
+
+def test_retry_refuses_statuses_that_cannot_be_retried(api, alice):
+    job = seeded_job(alice, item_status=ItemStatus.FAILED)
+    response = api.post(f"/api/jobs/{job.pk}/retry", {"status": ["succeeded"]}, format="json")
+    assert response.status_code == 400
+    assert "status" in response.json()["errors"]
+
+
+def test_delete_is_409_while_active_then_removes_everything(api, site, burst_worker):
+    job_id = post_jobs(api, {"urls": [site.url("/ok"), blocked_url(site)]}).json()["job_id"]
+    response = api.delete(f"/api/jobs/{job_id}")
+    assert response.status_code == 409
+    assert BatchJob.objects.filter(pk=job_id).exists()
+    burst_worker()
+    assert ItemAttempt.objects.filter(item__job_id=job_id).exists()
+    assert JobLogEntry.objects.filter(job_id=job_id).exists()
+    response = api.delete(f"/api/jobs/{job_id}")
+    assert response.status_code == 200
+    assert response.json()["deleted"] == job_id
+    assert response.json()["items"] == 2
+    assert not BatchJob.objects.filter(pk=job_id).exists()
+    assert not JobItem.objects.filter(job_id=job_id).exists()
+    assert not ItemAttempt.objects.exists()
+    assert not JobLogEntry.objects.filter(job_id=job_id).exists()
+    assert api.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+# --- ownership on every route -----------------------------------------------------------------
+
+# (method, path, state of alice's job, what its owner gets)
+ROUTES = [
+    ("get", "", JobStatus.COMPLETED, 200),
+    ("delete", "", JobStatus.COMPLETED, 200),
+    ("post", "/cancel", JobStatus.QUEUED, 200),
+    ("post", "/retry", JobStatus.COMPLETED_WITH_ERRORS, 200),
+    ("get", "/items", JobStatus.COMPLETED, 200),
+    ("get", "/items?include=attempts", JobStatus.COMPLETED, 200),
+    ("get", "/logs", JobStatus.COMPLETED, 200),
+    ("get", "/results", JobStatus.COMPLETED, 200),
+    ("get", "/results?format=csv", JobStatus.COMPLETED, 200),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "state", "owner_gets"), ROUTES)
+@pytest.mark.parametrize(
+    ("who", "expected"), [("alice", None), ("staff", None), ("bob", 404), ("anonymous", 401)]
+)
+def test_only_the_owner_and_staff_reach_a_job(
+    request, alice, method, suffix, state, owner_gets, who, expected
+):
+    job = seeded_job(alice, status=state, item_status=ItemStatus.FAILED)
+    user = None if who == "anonymous" else request.getfixturevalue(who)
+    response = getattr(client_for(user), method)(f"/api/jobs/{job.pk}{suffix}")
+    assert response.status_code == (expected or owner_gets)
+    if expected == 404:
+        assert BatchJob.objects.get(pk=job.pk).status == state  # nothing happened to it
+        assert response.json() == {"detail": "No such job."}
+    if expected == 401:
+        assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("suffix", ["", "/items", "/logs", "/results", "/cancel"])
+def test_a_missing_or_malformed_job_id_is_404(api, suffix):
+    method = api.post if suffix == "/cancel" else api.get
+    assert method(f"/api/jobs/0b7a3c55-4d8e-4a47-9a8e-3c3e2f7b9d10{suffix}").status_code == 404
+    assert method(f"/api/jobs/not-a-uuid{suffix}").status_code == 404
