@@ -118,7 +118,7 @@ REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
 # Queue names are a contract: rqworker urgent high default low.
 JOB_QUEUES = ("urgent", "high", "default", "low")
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in JOB_QUEUES}
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "jobs.worker.Worker"}
 RQ_SHOW_ADMIN_LINK = True
 
 CHANNEL_LAYERS = {
@@ -232,7 +232,10 @@ BATCHSITE_MAX_RESPONSE_BYTES = env_int("BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 
 BATCHSITE_MAX_REDIRECTS = env_int("BATCHSITE_MAX_REDIRECTS", 10)
 # Chunk runner: items claimed by one RQ job, how many RQ jobs may share a job at once, how long
 # one RQ job keeps claiming before it hands over, and how often it writes state.
-BATCHSITE_CHUNK_SIZE = env_int("BATCHSITE_CHUNK_SIZE", 1000)
+BATCHSITE_CHUNK_SIZE = env_int("BATCHSITE_CHUNK_SIZE", 10_000)
+# A job is shared by as many runners as workers listen on its queue, but no runner gets fewer
+# items than this (a small job is not worth a fork per worker).
+BATCHSITE_MIN_RUNNER_ITEMS = env_int("BATCHSITE_MIN_RUNNER_ITEMS", 100)
 BATCHSITE_MAX_PARALLEL_CHUNKS = env_int("BATCHSITE_MAX_PARALLEL_CHUNKS", 16)
 BATCHSITE_SLICE_SECONDS = env_float("BATCHSITE_SLICE_SECONDS", 60.0)
 BATCHSITE_FLUSH_ITEMS = env_int("BATCHSITE_FLUSH_ITEMS", 500)

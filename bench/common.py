@@ -90,8 +90,11 @@ def prepare_database(kind: str) -> str:
 
 def warm_bytecode() -> None:
     """Import what workers import, once, so the bytecode cache is there before any timing."""
-    modules = "jobs.tasks, jobs.runner, jobs.jobstate, jobs.processors.http_check, bench.seed, bench.noop"
-    code = f"import django; django.setup(); import rq, django_rq, {modules}"
+    modules = "jobs.tasks, jobs.runner, jobs.jobstate, jobs.processors.registry, bench.seed"
+    code = (
+        f"import django; django.setup(); import rq, django_rq, {modules}; "
+        "jobs.processors.registry.processors()"
+    )
     subprocess.run([PYTHON, "-c", code], cwd=ROOT, env=os.environ.copy(), check=True)
 
 
@@ -143,9 +146,13 @@ class Workers:
         deadline = time.monotonic() + timeout
         while Worker.count(connection=connection) < before + self.count:
             if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError(f"a {self.label} process exited; see {BENCH_VAR}/{self.label}-*.log")
+                raise RuntimeError(
+                    f"a {self.label} process exited; see {BENCH_VAR}/{self.label}-*.log"
+                )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.label} processes did not register within {timeout:.0f} s")
+                raise RuntimeError(
+                    f"{self.label} processes did not register within {timeout:.0f} s"
+                )
             time.sleep(0.05)
         return self
 
@@ -262,6 +269,18 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def family_cpu(pids: Iterable[int]) -> float:
+    """CPU seconds of processes and of the children they have reaped (RQ's work horses)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 # --- numbers and output --------------------------------------------------------------------

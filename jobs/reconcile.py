@@ -11,7 +11,6 @@ Runs every BATCHSITE_RECONCILE_SECONDS from the scheduler, and on `manage.py rec
 from __future__ import annotations
 
 import logging
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -87,12 +86,8 @@ def reconcile(
             continue
         queued = job.items.filter(status=ItemStatus.QUEUED).count()
         if queued:
-            count = min(
-                math.ceil(queued / settings.BATCHSITE_CHUNK_SIZE),
-                settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
-            )
             try:
-                tasks.enqueue_runners(job, count)
+                count = len(tasks.enqueue_runners(job, items=queued))
             except RedisError as exc:
                 log.warning("Reconcile cannot enqueue job %s (%s)", job.pk, exc)
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,11 +148,7 @@ def submit_batch(
         rows = [(i, a.url, a.input[:2048]) for i, a in enumerate(intake.accepted)]
         store.insert_items(job.pk, rows, ItemStatus.QUEUED)
         add_log(job.pk, _intake_summary(intake))
-        count = min(
-            math.ceil(len(rows) / settings.BATCHSITE_CHUNK_SIZE),
-            settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
-        )
-        transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
+        transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
         events.publish_job(job)
     return Submission(job=job, intake=intake)
 
@@ -242,11 +237,7 @@ def retry_items(
         job.refresh_from_db()
         add_log(job.pk, f"Retry: {requeued:,} items queued again")
         events.publish_job(job, with_logs_after_seq=job.seq)
-        count = min(
-            math.ceil(requeued / settings.BATCHSITE_CHUNK_SIZE),
-            settings.BATCHSITE_MAX_PARALLEL_CHUNKS,
-        )
-        transaction.on_commit(lambda: tasks.enqueue_runners(job, count), robust=True)
+        transaction.on_commit(lambda: tasks.enqueue_runners(job, items=requeued), robust=True)
     return requeued
 
 

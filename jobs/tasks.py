@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import django_rq
 from django.conf import settings
-from rq import get_current_job
+from rq import Worker, get_current_job
 
 if TYPE_CHECKING:
     from jobs.models import BatchJob
@@ -43,12 +44,25 @@ def runner_timeout(job: BatchJob) -> int:
     return int(settings.BATCHSITE_SLICE_SECONDS + retries + 120)
 
 
-def enqueue_runners(job: BatchJob, count: int) -> list[str]:
-    """Enqueue `count` runners for the job on its priority's queue (now, not on commit: callers
-    that hold a transaction wrap this in transaction.on_commit)."""
+def runners_for(queue, items: int) -> int:
+    """How many runners a job of `items` waiting items gets: one per worker listening on its
+    queue (runners share a job's items as they go, so they all finish together), at least
+    BATCHSITE_MIN_RUNNER_ITEMS items each, at most BATCHSITE_MAX_PARALLEL_CHUNKS, and enough
+    that none claims more than BATCHSITE_CHUNK_SIZE items."""
+    workers = Worker.count(connection=queue.connection, queue=queue)
+    by_size = math.ceil(items / max(1, settings.BATCHSITE_MIN_RUNNER_ITEMS))
+    by_chunk = math.ceil(items / max(1, settings.BATCHSITE_CHUNK_SIZE))
+    return max(1, min(max(workers, by_chunk), by_size, settings.BATCHSITE_MAX_PARALLEL_CHUNKS))
+
+
+def enqueue_runners(job: BatchJob, count: int | None = None, *, items: int = 0) -> list[str]:
+    """Enqueue runners for the job on its priority's queue: `count`, or as many as suit `items`
+    waiting items (now, not on commit: callers in a transaction wrap this in on_commit)."""
+    queue = django_rq.get_queue(job.queue_name, commit_mode="auto")
+    if count is None:
+        count = runners_for(queue, items)
     if count <= 0:
         return []
-    queue = django_rq.get_queue(job.queue_name, commit_mode="auto")
     timeout = runner_timeout(job)
     data = [
         queue.prepare_data(

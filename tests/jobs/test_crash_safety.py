@@ -72,6 +72,7 @@ def test_redis_flushed_mid_batch_then_reconcile_finishes_the_job(
     alice, site, settings, redis_db, burst_worker
 ):
     settings.BATCHSITE_CHUNK_SIZE = 50
+    settings.BATCHSITE_MIN_RUNNER_ITEMS = 10
     job = submit_batch(alice, urls=[site.url(f"/ok/flush-{i}") for i in range(200)]).job
     queues = [django_rq.get_queue(name) for name in django_settings.JOB_QUEUES]
     SimpleWorker(queues, connection=redis_db).work(burst=True, max_jobs=1)

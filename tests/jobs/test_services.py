@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_rq
 import pytest
+from rq import Worker
 
 from jobs.models import BatchJob, ItemStatus, JobItem, JobStatus
 from jobs.services import ServiceError, retry_items, submit_batch
@@ -111,3 +112,18 @@ def test_retry_refuses_a_running_job(alice):
     with pytest.raises(ServiceError) as caught:
         retry_items(job)
     assert caught.value.status == 409
+
+
+def test_a_job_gets_one_runner_per_listening_worker(alice, redis_db):
+    queue = django_rq.get_queue("default")
+    workers = [Worker([queue], connection=redis_db, name=f"w{i}") for i in range(3)]
+    for worker in workers:
+        worker.register_birth()
+    try:
+        submit_batch(alice, urls=[f"https://example.com/{i}" for i in range(1000)])
+        assert queue.count == 3
+        submit_batch(alice, urls=[f"https://example.org/{i}" for i in range(150)])
+        assert queue.count == 3 + 2  # small jobs: at least 100 items a runner
+    finally:
+        for worker in workers:
+            worker.register_death()
