@@ -177,6 +177,11 @@ class JobListView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = request.data
+        if not hasattr(data, "get"):
+            return Response(
+                {"detail": "The body must be a JSON object (or a form).", "code": "invalid"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         upload = request.FILES.get("file")
         fields = {name: data.get(name) for name in SUBMIT_FIELDS if name in data}
         try:
@@ -189,6 +194,8 @@ class JobListView(APIView):
                 )
             else:
                 urls = data.get("urls")
+                if hasattr(data, "getlist") and "urls" in data:  # a form: urls=a&urls=b
+                    urls = data.getlist("urls")
                 if urls is not None and not isinstance(urls, list):
                     raise ServiceError({"urls": ["A list of URLs (or use `text`)."]})
                 submission = submit_batch(request.user, urls=urls, text=data.get("text"), **fields)
@@ -339,6 +346,10 @@ def cancel_view(request: Request, job_id) -> Response:
 def retry_view(request: Request, job_id) -> Response:
     """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
     job = get_job_for_user(request.user, job_id)
+    if not hasattr(request.data, "get"):
+        return Response(
+            {"detail": "The body must be a JSON object.", "code": "invalid"}, status=400
+        )
     statuses = request.data.get("status") or None
     if isinstance(statuses, str):
         statuses = [s.strip() for s in statuses.split(",") if s.strip()]

@@ -290,3 +290,13 @@ def test_a_missing_or_malformed_job_id_is_404(api, suffix):
     method = api.post if suffix == "/cancel" else api.get
     assert method(f"/api/jobs/0b7a3c55-4d8e-4a47-9a8e-3c3e2f7b9d10{suffix}").status_code == 404
     assert method(f"/api/jobs/not-a-uuid{suffix}").status_code == 404
+
+
+@pytest.mark.parametrize("body", ["[{}]", "[]", "null", '"x"', "1"])
+def test_a_body_that_is_not_an_object_is_a_400_not_a_500(alice, body):
+    client = APIClient()
+    client.force_authenticate(alice)
+    job = BatchJob.objects.create(owner=alice, status="completed")
+    for path in ("/api/jobs", f"/api/jobs/{job.pk}/retry"):
+        response = client.post(path, body, content_type="application/json")
+        assert response.status_code == 400, (path, body)
