@@ -63,3 +63,14 @@ class Broken(Processor):
 
     async def process(self, item: Item, ctx: Context) -> dict:
         raise ZeroDivisionError("bug in user code")
+
+
+class Instant(Processor):
+    """No I/O at all: every item succeeds at once, so a test measures the pipeline around it."""
+
+    name = "instant"
+    label = "Instant (tests)"
+    steps = ("done",)
+
+    async def process(self, item: Item, ctx: Context) -> dict:
+        return {"ok": True}

@@ -9,6 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from jobs.routing import sse_urlpatterns
+
 pytestmark = pytest.mark.django_db
 
 # Routes under /api/ that are the documentation itself, not the API it documents.
@@ -17,9 +19,16 @@ IGNORED_METHODS = {"options", "head", "trace"}
 CDN_MARKERS = ("https://cdn", "http://cdn", "unpkg", "jsdelivr", "cdnjs", "googleapis")
 
 
+def openapi_path(route: str) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+
+
 def api_routes() -> dict[str, set[str]]:
-    """Every URL under /api/ as an OpenAPI path ('{job_id}'), with the methods its view answers."""
-    routes: dict[str, set[str]] = {}
+    """Every URL under /api/ as an OpenAPI path ('{job_id}'), with the methods its view answers:
+    Django's URLconf, and the event streams routed ahead of it in batchsite/asgi.py."""
+    routes: dict[str, set[str]] = {
+        openapi_path(str(pattern.pattern)): {"get"} for pattern in sse_urlpatterns
+    }
 
     def walk(patterns, prefix: str) -> None:
         for pattern in patterns:
@@ -27,7 +36,7 @@ def api_routes() -> dict[str, set[str]]:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
             elif isinstance(pattern, URLPattern) and route.startswith("api/"):
-                path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+                path = openapi_path(route)
                 cls = getattr(pattern.callback, "cls", None) or getattr(
                     pattern.callback, "view_class", None
                 )
@@ -58,7 +67,7 @@ def test_the_schema_validates_without_a_single_warning(tmp_path):
 
 def test_every_url_under_api_is_in_the_schema_with_every_method(schema):
     routes = api_routes()
-    assert "/api/jobs" in routes, "the URL walk found the API"
+    assert {"/api/jobs", "/api/jobs/{job_id}/events"} <= set(routes), "the walk found the API"
     missing = {
         f"{method.upper()} {path}"
         for path, methods in routes.items()
