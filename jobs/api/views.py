@@ -238,9 +238,7 @@ def job_page(filterset: JobFilter, *, limit: int, offset: int, sort_by: str, sor
     unfiltered_status = JobFilter(
         {k: v for k, v in filterset.data.items() if k != "status"}, queryset=filterset.queryset
     ).qs
-    by_status = dict(
-        unfiltered_status.order_by().values_list("status").annotate(n=Count("status"))
-    )
+    by_status = dict(unfiltered_status.order_by().values_list("status").annotate(n=Count("status")))
     wanted = filterset.form.cleaned_data.get("status") or list(JobStatus.values)
     total = sum(by_status.get(s, 0) for s in wanted)
     summary = {"total_jobs": sum(by_status.values())}
