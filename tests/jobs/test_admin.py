@@ -57,3 +57,12 @@ def test_admin_actions_cancel_and_retry(admin_client, alice, site, burst_worker)
         {"action": "retry_failed", "_selected_action": [str(failed.pk)]},
     )
     assert refreshed(failed).status == JobStatus.QUEUED
+
+
+def test_home_sends_staff_to_the_admin_and_others_to_the_api(client, alice, staff):
+    assert client.get("/")["Location"].startswith("/accounts/login/")
+    client.force_login(alice)
+    assert client.get("/")["Location"] == "/api/jobs"
+    client.force_login(staff)
+    assert client.get("/")["Location"] == "/admin/"
+    assert client.get("/accounts/login/").status_code == 200
