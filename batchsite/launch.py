@@ -305,7 +305,7 @@ def wait_ready(base_url: str, watch_pid: int | None, timeout: float, login: str)
             banner = [
                 f"batchsite is up: {base_url}/",
                 login,
-                f"health: {health} · Ctrl-C stops everything",
+                f"health: {health} · API docs: {base_url}/api/docs/ · Ctrl-C stops everything",
             ]
             print("\n" + "\n".join(f"run: {line}" for line in banner) + "\n", flush=True)
             return 0
