@@ -121,10 +121,16 @@ RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in JOB_Q
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "jobs.worker.Worker"}
 RQ_SHOW_ADMIN_LINK = True
 
+# Redis pub/sub ignores database indexes: the channel prefix carries REDIS_URL's index, so
+# deployments, test runs and benchmarks sharing one Redis do not hear each other's events.
+_REDIS_DB = (REDIS_URL.rsplit("/", 1)[-1].split("?")[0] or "0") if "/" in REDIS_URL[8:] else "0"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env_str("BATCHSITE_CHANNEL_PREFIX") or f"batchsite{_REDIS_DB}",
+        },
     }
 }
 
@@ -247,6 +253,11 @@ BATCHSITE_RECONCILE_SECONDS = env_int("BATCHSITE_RECONCILE_SECONDS", 30)
 # it would need more than FANOUT_BUDGET messages per second.
 BATCHSITE_EVENT_INTERVAL = env_float("BATCHSITE_EVENT_INTERVAL", 0.25)
 BATCHSITE_EVENT_FANOUT_BUDGET = env_int("BATCHSITE_EVENT_FANOUT_BUDGET", 2000)
+# Sockets and event streams: per-user cap, SSE heartbeat, and the write buffer past which a
+# client that does not read is dropped.
+BATCHSITE_MAX_SOCKETS_PER_USER = env_int("BATCHSITE_MAX_SOCKETS_PER_USER", 50)
+BATCHSITE_SSE_HEARTBEAT = env_float("BATCHSITE_SSE_HEARTBEAT", 15.0)
+BATCHSITE_WS_MAX_BUFFER = env_int("BATCHSITE_WS_MAX_BUFFER", 1024 * 1024)
 # Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
 BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
 BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)

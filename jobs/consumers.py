@@ -41,6 +41,25 @@ def dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
 
+_ENCODED: dict[tuple, str] = {}
+
+
+def encoded(event: dict[str, Any]) -> str:
+    """The JSON of a live event, encoded once per process rather than once per socket: every
+    follower of a job gets the same event, and an item_update of 500 items takes milliseconds to
+    encode. (seq grows with every change of a job, so the key names one content.)"""
+    if event.get("seq") is None or event.get("job_id") is None:
+        return dumps(event)
+    items = event.get("items")
+    key = (event["event"], event["job_id"], event["seq"], event.get("id"), len(items or ()))
+    text = _ENCODED.get(key)
+    if text is None:
+        if len(_ENCODED) >= 512:
+            del _ENCODED[next(iter(_ENCODED))]
+        text = _ENCODED[key] = dumps(event)
+    return text
+
+
 class BadRequest(ValueError):
     pass
 
@@ -273,7 +292,7 @@ class Follower:
         job, event = message.get("job"), message["event"]
         if job is None:  # about no job (queue_updated): for "all jobs" followers
             if self.all_group is not None:
-                await self.emit(event)
+                await self.emit(event, dumps(event))
             return
         job_id = job["id"]
         if job_id not in self.jobs and not (
@@ -283,11 +302,11 @@ class Follower:
         ):
             return
         if self.watch(job_id).admit(event):
-            await self.emit(event)
+            await self.emit(event, encoded(event))
             if self.single_job and event["event"] in FINAL_NAMES and self.live:
                 await self.finish()
 
-    async def emit(self, payload: dict[str, Any]) -> None:
+    async def emit(self, payload: dict[str, Any], text: str | None = None) -> None:
         """Send, unless the client does not read what it is sent: then it is dropped, rather than
         buffered without bound."""
         if not self.live:
@@ -296,11 +315,11 @@ class Follower:
             if self.buffer.pending() > max_buffer():
                 await self.drop()
                 return
-            await self.send_event(payload)
+            await self.send_event(payload, text)
             return
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
-                await self.send_event(payload)
+                await self.send_event(payload, text)
         except TimeoutError:
             await self.drop()
 
@@ -340,8 +359,8 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
     async def disconnect(self, code) -> None:
         await self.release()
 
-    async def send_event(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=dumps(payload))
+    async def send_event(self, payload: dict[str, Any], text: str | None = None) -> None:
+        await self.send(text_data=text or dumps(payload))
 
     async def error(self, code: str, detail: str) -> None:
         await self.emit({"event": "error", "code": code, "detail": detail})

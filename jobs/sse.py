@@ -42,9 +42,9 @@ def heartbeat_seconds() -> float:
     return getattr(settings, "BATCHSITE_SSE_HEARTBEAT", 15.0)
 
 
-def frame(payload: dict[str, Any]) -> bytes:
+def frame(payload: dict[str, Any], text: str | None = None) -> bytes:
     head = f"id: {payload['seq']}\n" if payload.get("seq") is not None else ""
-    return f"{head}event: {payload['event']}\ndata: {dumps(payload)}\n\n".encode()
+    return f"{head}event: {payload['event']}\ndata: {text or dumps(payload)}\n\n".encode()
 
 
 class HttpError(Exception):
@@ -102,8 +102,9 @@ class EventStream(Follower, AsyncHttpConsumer):
     async def sse_ping(self, message) -> None:
         await self.emit(PING)
 
-    async def send_event(self, payload: dict[str, Any]) -> None:
-        await self.send_body(b": ping\n\n" if payload is PING else frame(payload), more_body=True)
+    async def send_event(self, payload: dict[str, Any], text: str | None = None) -> None:
+        body = b": ping\n\n" if payload is PING else frame(payload, text)
+        await self.send_body(body, more_body=True)
 
     async def finish(self) -> None:
         self.live = False
