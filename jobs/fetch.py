@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -28,6 +27,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from jobs.errors import ErrorCode, ItemError
+from jobs.fetch_timing import Hop, timings, trace_config
 from jobs.guard import HOSTNAME_RE, AddressGuard, GuardedResolver, host_address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -192,54 +192,6 @@ class _Response(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
-class _Hop:
-    """Per-request timing marks, filled by the trace hooks through `trace_request_ctx`."""
-
-    __slots__ = ("conn_start", "connect", "dns", "dns_start", "headers", "start")
-
-    def __init__(self) -> None:
-        self.start = self.headers = self.dns_start = self.conn_start = 0.0
-        self.dns = self.connect = 0.0
-
-
-async def _on_request_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    ctx.trace_request_ctx.start = time.perf_counter()
-
-
-async def _on_request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    ctx.trace_request_ctx.headers = time.perf_counter()
-
-
-async def _on_dns_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    ctx.trace_request_ctx.dns_start = time.perf_counter()
-
-
-async def _on_dns_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    hop = ctx.trace_request_ctx
-    hop.dns += time.perf_counter() - hop.dns_start
-
-
-async def _on_connection_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    hop = ctx.trace_request_ctx
-    hop.conn_start = time.perf_counter()
-
-
-async def _on_connection_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    hop = ctx.trace_request_ctx
-    hop.connect = time.perf_counter() - hop.conn_start - hop.dns  # DNS happens inside; TCP + TLS
-
-
-def _trace_config() -> aiohttp.TraceConfig:
-    config = aiohttp.TraceConfig()
-    config.on_request_start.append(_on_request_start)
-    config.on_request_end.append(_on_request_end)
-    config.on_dns_resolvehost_start.append(_on_dns_start)
-    config.on_dns_resolvehost_end.append(_on_dns_end)
-    config.on_connection_create_start.append(_on_connection_start)
-    config.on_connection_create_end.append(_on_connection_end)
-    return config
-
-
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -322,7 +274,7 @@ class Fetcher:
                 cookie_jar=aiohttp.DummyCookieJar(),  # items never share cookies
                 response_class=_Response,
                 auto_decompress=False,
-                trace_configs=[_trace_config()],
+                trace_configs=[trace_config()],
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
                 headers={
                     "User-Agent": self.user_agent,
@@ -375,13 +327,13 @@ class Fetcher:
         request_headers = dict(headers or {})
         redirects: list[dict] = []
         cookies: dict[str, dict[str, str]] = {}
-        hops: list[_Hop] = []
+        hops: list[Hop] = []
         try:
             current = URL(url)
         except (ValueError, TypeError) as exc:
             raise _invalid(f"invalid URL {url!r}: {exc}") from exc
         while True:
-            hop = _Hop()
+            hop = Hop()
             hops.append(hop)
             try:
                 current = self._checked_target(current)
@@ -415,7 +367,7 @@ class Fetcher:
                 raise _map_error(exc, current) from exc
             raise
         result.redirects = redirects
-        result.timings = _timings(hops, started)
+        result.timings = timings(hops, started)
         return result
 
     def _next_hop(
@@ -491,7 +443,7 @@ async def _send(
     url: URL,
     headers: dict[str, str],
     cookies: dict[str, dict[str, str]],
-    hop: _Hop,
+    hop: Hop,
 ) -> aiohttp.ClientResponse:
     """One request, no redirects followed; errors mapped to ItemError."""
     if jar := cookies.get(url.host or ""):
@@ -502,17 +454,6 @@ async def _send(
         )
     except (aiohttp.ClientError, OSError) as exc:
         raise _map_error(exc, url) from exc
-
-
-def _timings(hops: list[_Hop], started: float) -> dict[str, float]:
-    first, final = hops[0], hops[-1]
-    return {
-        "dns": sum(hop.dns for hop in hops) * 1000,
-        "connect": sum(hop.connect for hop in hops) * 1000,
-        "redirect": (final.start - first.start) * 1000,
-        "ttfb": ((final.headers or final.start) - first.start) * 1000,
-        "total": (time.perf_counter() - started) * 1000,
-    }
 
 
 async def _read_body(

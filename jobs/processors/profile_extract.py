@@ -32,7 +32,6 @@ ADDRESS_FIELDS = (
 )
 MAX_JSON_LD_NODES = 5000
 MAX_AT_SIGNS = 5000  # "x@y"s looked at per page: a hostile page full of them stays cheap
-SOCIAL_NETWORKS = ("linkedin", "twitter", "facebook", "instagram", "youtube", "github")
 
 # --- JSON-LD ----------------------------------------------------------------------------------
 
@@ -393,95 +392,6 @@ def country_hint(tree: LexborHTMLParser, url: str) -> str | None:
         if region in phonenumbers.SUPPORTED_REGIONS:
             return region
     return None
-
-
-# --- social profiles --------------------------------------------------------------------------
-
-_SOCIAL_HOSTS = {
-    "linkedin.com": "linkedin",
-    "twitter.com": "twitter",
-    "x.com": "twitter",
-    "facebook.com": "facebook",
-    "fb.com": "facebook",
-    "instagram.com": "instagram",
-    "youtube.com": "youtube",
-    "github.com": "github",
-}
-_SOCIAL_HINT = re.compile(
-    r"linkedin\.|twitter\.|x\.com|facebook\.|fb\.com|instagram\.|youtube\.|github\.", re.IGNORECASE
-)
-# First path segments that are actions, feeds or content, not a profile.
-_NOT_PROFILE = {
-    "linkedin": {"sharearticle", "sharing", "share", "feed", "login", "signup", "jobs", "posts"},
-    "twitter": {
-        *("intent", "share", "home", "search", "hashtag", "i", "login", "signup", "explore"),
-        *("widgets", "settings", "tos", "privacy", "messages", "notifications"),
-    },
-    "facebook": {
-        *("sharer", "sharer.php", "share", "share.php", "dialog", "plugins", "tr", "login"),
-        *("home.php", "events", "groups", "watch", "help", "policies", "privacy"),
-    },
-    "instagram": {"p", "reel", "reels", "tv", "explore", "accounts", "stories", "direct"},
-    "youtube": {"watch", "embed", "shorts", "playlist", "results", "feed", "share", "live"},
-    "github": {
-        *("sponsors", "login", "join", "features", "about", "marketplace", "topics", "explore"),
-        *("site", "pricing", "search", "settings", "collections", "trending", "orgs"),
-    },
-}
-_LINKEDIN_KINDS = {"company", "in", "school", "showcase"}
-_YOUTUBE_KINDS = {"channel", "c", "user"}
-
-
-def classify_social(url: str) -> tuple[str, str] | None:
-    """(network, profile URL) for a link to a social profile; None for share/intent/content links."""
-    url = url.strip()
-    if not _SOCIAL_HINT.search(url):  # most links are not social: skip parsing them
-        return None
-    try:
-        parts = urlsplit("https:" + url if url.startswith("//") else url)
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return None
-    for prefix in ("www.", "m.", "mobile.", "de.", "uk.", "fr.", "es.", "it."):
-        if host.startswith(prefix) and host[len(prefix) :] in _SOCIAL_HOSTS:
-            host = host[len(prefix) :]
-            break
-    network = _SOCIAL_HOSTS.get(host)
-    if network is None:
-        return None
-    segments = [s for s in parts.path.split("/") if s]
-    if not segments or segments[0].lower() in _NOT_PROFILE[network]:
-        return None
-    first = segments[0].lower()
-    if network == "facebook" and first == "profile.php":
-        profile_id = re.search(r"(?:^|&)id=(\d+)", parts.query)
-        return (network, f"https://{host}/profile.php?id={profile_id[1]}") if profile_id else None
-    if network == "linkedin":
-        if first not in _LINKEDIN_KINDS or len(segments) < 2:
-            return None
-        segments = segments[:2]
-    elif network == "youtube":
-        if first in _YOUTUBE_KINDS and len(segments) >= 2:
-            segments = segments[:2]
-        elif first.startswith("@"):
-            segments = segments[:1]
-        else:
-            return None
-    else:
-        segments = segments[:1]  # the account, not one of its posts or repositories
-    return network, f"https://{host}/{'/'.join(segments)}"
-
-
-def social_profiles(urls: Iterable[str]) -> dict[str, str]:
-    """The first profile per network among `urls`, in the networks' fixed order."""
-    found: dict[str, str] = {}
-    for url in urls:
-        hit = classify_social(url)
-        if hit is not None:
-            found.setdefault(*hit)
-    return {network: found[network] for network in SOCIAL_NETWORKS if network in found}
 
 
 # --- the page's text and links ----------------------------------------------------------------

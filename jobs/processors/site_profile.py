@@ -21,7 +21,6 @@ from selectolax.lexbor import LexborHTMLParser
 from jobs.processors.base import Context, ErrorCode, Item, ItemError, Processor
 from jobs.processors.pages import Page, get_page, robots_for, user_agent_token
 from jobs.processors.profile_extract import (
-    SOCIAL_NETWORKS,
     clean_email,
     country_hint,
     emails_in_mailto,
@@ -38,10 +37,10 @@ from jobs.processors.profile_extract import (
     postal_address,
     site_description,
     site_name,
-    social_profiles,
     unique,
     visible_text,
 )
+from jobs.processors.social import SOCIAL_NETWORKS, social_profiles
 
 # Name sources, best first: a page's JSON-LD Organization beats the homepage's <title>.
 NAME_SOURCES = ("json-ld", "og:site_name", "title")

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from selectolax.lexbor import LexborHTMLParser
 
 from jobs.processors.profile_extract import (
-    classify_social,
     clean_email,
     clean_title,
     country_hint,
@@ -21,7 +20,6 @@ from jobs.processors.profile_extract import (
     parse_json_ld,
     phone_in_tel,
     phones_in_text,
-    social_profiles,
 )
 from jobs.processors.site_profile import (
     SiteProfile,
@@ -31,6 +29,7 @@ from jobs.processors.site_profile import (
     merge,
     same_site,
 )
+from jobs.processors.social import classify_social, social_profiles
 
 
 def page(html: str) -> LexborHTMLParser:
