@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run workers in other threads and processes, so the test database must be a file;
     # one per test run, so that two runs on one machine do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif env_str("BATCHSITE_TEST_DB_NAME"):
+    # Two test runs against one PostgreSQL server need their own test databases.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("BATCHSITE_TEST_DB_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, RQ, Channels --------------------------------------------------------------------
