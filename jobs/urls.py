@@ -1,7 +1,9 @@
-from django.urls import path
-
-from jobs import views
+from jobs.views import dashboard, job_detail, job_list, job_new, layout
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    *dashboard.urlpatterns,
+    *job_list.urlpatterns,
+    *job_new.urlpatterns,
+    *job_detail.urlpatterns,
+    *layout.urlpatterns,
 ]
