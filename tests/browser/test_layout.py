@@ -44,3 +44,24 @@ def test_on_a_phone_the_sidebar_opens_from_the_menu_button(login_page, server, a
     expect(page.locator("#global-search")).to_be_focused()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTHS["mobile"], "nothing overflows sideways on a phone"
+
+
+def test_logging_in_through_the_form_lands_on_the_dashboard(browser, server, alice):
+    context = browser.new_context(viewport={"width": WIDTHS["mobile"], "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/jobs")
+        expect(page).to_have_url(f"{server}/accounts/login/?next=/jobs")
+        screenshot(page, "login")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("enter a correct username and password")
+        page.get_by_label("Password").fill("alice-pass-123")
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{server}/jobs")
+        page.get_by_role("button", name="alice").click()
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(f"{server}/accounts/login/")
+    finally:
+        context.close()
