@@ -65,3 +65,15 @@ def test_logging_in_through_the_form_lands_on_the_dashboard(browser, server, ali
         expect(page).to_have_url(f"{server}/accounts/login/")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/jobs", "/jobs/new", "/api/jobs", "/api/docs/", "/admin/"])
+def test_pages_run_under_the_content_security_policy_without_violations(
+    login_page, server, staff, path
+):
+    page = login_page(staff)
+    response = page.goto(f"{server}{path}")
+    assert response.ok
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_load_state("networkidle")
+    assert page.errors == []
