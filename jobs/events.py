@@ -11,7 +11,9 @@ consumers only check who may see them, apply subscription filters and forward `e
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -127,7 +129,20 @@ async def send(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
 
 
 def send_sync(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
-    async_to_sync(send)(job, list(payloads))
+    """Publish from synchronous code. A thread that already runs an event loop (a sync caller
+    inside an async framework, Playwright's sync API in the browser tests) cannot block on
+    async_to_sync, so the publish runs on a short-lived thread of its own instead of being lost."""
+    payloads = list(payloads)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(send)(job, payloads)
+        return
+    thread = threading.Thread(
+        target=async_to_sync(send), args=(job, payloads), name="batchsite-publish"
+    )
+    thread.start()
+    thread.join()
 
 
 def publish_job(job: BatchJob, *, with_logs_after_seq: int | None = None) -> None:

@@ -27,6 +27,13 @@ from tests.site import LocalSite
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the test
+    thread while the (session-wide) browser is open, and code that runs asyncio or async_to_sync
+    in that thread would otherwise fail in every test after the first browser test."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def redis_db() -> Iterator:
     """The test run's own Redis database, empty at the start of every test."""
@@ -76,6 +83,7 @@ def burst_worker():
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for worker processes: the same test database and test Redis as this run."""
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser fixture for its own thread
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"

@@ -78,7 +78,8 @@ def daphne_server(django_db_setup) -> Iterator[str]:
         BATCHSITE_SSE_HEARTBEAT="0.5",
         BATCHSITE_WS_MAX_BUFFER=str(DAPHNE_MAX_BUFFER),
     )
-    log_path = ROOT / "var" / f"test-daphne-{os.getpid()}.log"
+    # Per port: the browser tests import this fixture, so a run can hold two servers at once.
+    log_path = ROOT / "var" / f"test-daphne-{os.getpid()}-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APP],

@@ -59,10 +59,10 @@ def test_admin_actions_cancel_and_retry(admin_client, alice, site, burst_worker)
     assert refreshed(failed).status == JobStatus.QUEUED
 
 
-def test_home_sends_staff_to_the_admin_and_others_to_the_api(client, alice, staff):
-    assert client.get("/")["Location"].startswith("/accounts/login/")
+def test_the_admin_is_linked_for_staff_only(client, alice, staff):
     client.force_login(alice)
-    assert client.get("/")["Location"] == "/api/jobs"
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    assert client.get("/admin/").status_code == 302  # to the admin's own login
     client.force_login(staff)
-    assert client.get("/")["Location"] == "/admin/"
-    assert client.get("/accounts/login/").status_code == 200
+    assert 'href="/admin/"' in client.get("/").content.decode()
+    assert client.get("/admin/").status_code == 200
