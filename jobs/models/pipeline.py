@@ -1,10 +1,8 @@
-"""The pipeline's data: jobs, their items, every attempt and log line. The database is the source
-of truth; Redis only carries queues and events."""
+"""The pipeline's data: jobs, their items, every attempt and log line, and live runners. The
+database is the source of truth; Redis only carries queues and events."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import datetime
 
@@ -14,93 +12,14 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from jobs.errors import ErrorCode
-
-
-class JobStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    CANCELLING = "cancelling", "Cancelling"
-    CANCELLED = "cancelled", "Cancelled"
-    COMPLETED = "completed", "Completed"
-    COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
-    FAILED = "failed", "Failed"
-
-
-JobStatus.ACTIVE = frozenset(
-    {JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING}
+from jobs.models.choices import (
+    COUNT_FIELDS,
+    AttemptOutcome,
+    ItemStatus,
+    JobStatus,
+    LogLevel,
+    Priority,
 )
-JobStatus.TERMINAL = frozenset(
-    {
-        JobStatus.CANCELLED,
-        JobStatus.COMPLETED,
-        JobStatus.COMPLETED_WITH_ERRORS,
-        JobStatus.FAILED,
-    }
-)
-# Next to the choices, as NetBox does: one colour per status for badges and charts.
-JobStatus.colors = {
-    JobStatus.PENDING: "gray",
-    JobStatus.QUEUED: "slate",
-    JobStatus.RUNNING: "blue",
-    JobStatus.CANCELLING: "amber",
-    JobStatus.CANCELLED: "zinc",
-    JobStatus.COMPLETED: "green",
-    JobStatus.COMPLETED_WITH_ERRORS: "orange",
-    JobStatus.FAILED: "red",
-}
-
-
-class ItemStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # created, not yet handed to a queue (e.g. a scheduled job)
-    QUEUED = "queued", "Queued"  # waiting for a runner to claim it
-    PROCESSING = "processing", "Processing"  # claimed by a runner
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    SKIPPED = "skipped", "Skipped"
-
-
-ItemStatus.ACTIVE = frozenset({ItemStatus.PENDING, ItemStatus.QUEUED, ItemStatus.PROCESSING})
-ItemStatus.TERMINAL = frozenset(
-    {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.SKIPPED}
-)
-ItemStatus.colors = {
-    ItemStatus.PENDING: "gray",
-    ItemStatus.QUEUED: "slate",
-    ItemStatus.PROCESSING: "blue",
-    ItemStatus.SUCCEEDED: "green",
-    ItemStatus.FAILED: "red",
-    ItemStatus.CANCELLED: "zinc",
-    ItemStatus.SKIPPED: "gray",
-}
-
-
-class Priority:
-    """Priority 1–10, its names, and the RQ queue that serves it."""
-
-    NAMES = {"low": 2, "normal": 5, "high": 8, "urgent": 10}
-    DEFAULT = 5
-
-    @staticmethod
-    def queue_for(priority: int) -> str:
-        if priority >= 9:
-            return "urgent"
-        if priority >= 7:
-            return "high"
-        if priority >= 4:
-            return "default"
-        return "low"
-
-    @staticmethod
-    def label(priority: int) -> str:
-        return {"urgent": "Urgent", "high": "High", "default": "Normal", "low": "Low"}[
-            Priority.queue_for(priority)
-        ]
-
-
-# Item status -> the denormalised counter on BatchJob that counts it.
-COUNT_FIELDS = {status: f"count_{status}" for status in ItemStatus.values}
 
 
 class BatchJob(models.Model):
@@ -310,14 +229,6 @@ class JobItem(models.Model):
         return self.url
 
 
-class AttemptOutcome(models.TextChoices):
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    RETRY = "retry", "Failed, retried"
-    CANCELLED = "cancelled", "Cancelled"
-    INTERRUPTED = "interrupted", "Interrupted (worker lost)"
-
-
 class ItemAttempt(models.Model):
     item = models.ForeignKey(JobItem, on_delete=models.CASCADE, related_name="attempt_history")
     number = models.PositiveSmallIntegerField()
@@ -337,13 +248,6 @@ class ItemAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of item {self.item_id}: {self.outcome}"
-
-
-class LogLevel(models.IntegerChoices):
-    DEBUG = 10, "debug"
-    INFO = 20, "info"
-    WARNING = 30, "warning"
-    ERROR = 40, "error"
 
 
 class JobLogEntry(models.Model):
@@ -396,59 +300,3 @@ class Runner(models.Model):
         now = now or timezone.now()
         age = (now - self.heartbeat_at).total_seconds()
         return age > settings.BATCHSITE_RUNNER_STALE_SECONDS
-
-
-class ApiKeyScope(models.TextChoices):
-    READ = "read", "Read only"
-    FULL = "full", "Full access"
-
-
-class ApiKey(models.Model):
-    """An API key. The key itself is shown once; only its SHA-256 and a short prefix are kept."""
-
-    PREFIX = "bs_"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
-    )
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, db_index=True)
-    key_hash = models.CharField(max_length=64, unique=True)
-    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "API key"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @staticmethod
-    def hash(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
-
-    @classmethod
-    def issue(cls, user, name: str, scope: str = ApiKeyScope.FULL) -> tuple[ApiKey, str]:
-        """Create a key; returns the row and the raw key, which is never stored."""
-        raw = cls.PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(
-            user=user, name=name, scope=scope, prefix=raw[:10], key_hash=cls.hash(raw)
-        )
-        return key, raw
-
-    @classmethod
-    def lookup(cls, raw: str) -> ApiKey | None:
-        if not raw or not raw.startswith(cls.PREFIX):
-            return None
-        return (
-            cls.objects.select_related("user")
-            .filter(key_hash=cls.hash(raw), revoked_at__isnull=True, user__is_active=True)
-            .first()
-        )
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
