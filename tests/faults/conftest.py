@@ -120,12 +120,9 @@ class Processes:
 
     def kill(self, proc: subprocess.Popen) -> set[int]:
         """SIGKILL `proc` and every process under it; returns their pids."""
-        try:
-            family = {proc.pid} | {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            family = {proc.pid}
+        pids = family(proc) or {proc.pid}
         kill_process_group(proc)
-        return family
+        return pids
 
     def stop_all(self) -> None:
         for proc in self.running:
@@ -153,6 +150,14 @@ def wait_for_workers(count: int, timeout: float = 120.0) -> None:
     """Until `count` RQ workers listen (a job gets one runner per listening worker)."""
     queue = django_rq.get_queue("default")
     wait_until(lambda: Worker.count(connection=queue.connection) >= count, timeout=timeout)
+
+
+def family(proc: subprocess.Popen) -> set[int]:
+    """A process and every process under it (a worker and its work horse)."""
+    try:
+        return {proc.pid} | {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
 
 
 def runner_ids_of(pids: set[int]) -> set[str]:

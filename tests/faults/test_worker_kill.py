@@ -4,7 +4,6 @@ the loop, and the job finishes with every item recorded exactly once."""
 
 from __future__ import annotations
 
-import psutil
 import pytest
 
 from jobs.models import AttemptOutcome, ItemAttempt, ItemStatus, JobItem, JobStatus
@@ -12,6 +11,7 @@ from jobs.services import submit_batch
 from tests.conftest import refreshed
 from tests.faults.conftest import (
     assert_settled_exactly_once,
+    family,
     runner_ids_of,
     wait_for_workers,
     wait_until,
@@ -45,13 +45,6 @@ def kill_mid_batch(processes, victim, job) -> tuple[set[str], set[int]]:
     dead = wait_until(lambda: runner_ids_of(family(victim)), timeout=30)
     processes.kill(victim)
     return dead, held_by(dead)
-
-
-def family(proc) -> set[int]:
-    try:
-        return {proc.pid} | {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
 
 
 def test_one_worker_killed_mid_chunk_the_other_and_reconcile_finish_the_job(
