@@ -68,14 +68,14 @@ def configure_environment(*, database_url: str, redis_url: str) -> None:
         sys.path.insert(0, str(ROOT))
 
 
-def prepare_database(kind: str) -> str:
+def prepare_database(kind: str, name: str = "pipeline") -> str:
     """A fresh, migrated benchmark database; returns its DATABASE_URL (also set in os.environ)."""
     if kind == "postgres":
-        url = "postgres://postgres@127.0.0.1:5432/bench_pipeline"
-        _create_postgres_database("bench_pipeline")
+        url = f"postgres://postgres@127.0.0.1:5432/bench_{name}"
+        _create_postgres_database(f"bench_{name}")
     else:
         BENCH_VAR.mkdir(parents=True, exist_ok=True)
-        path = BENCH_VAR / "pipeline.sqlite3"
+        path = BENCH_VAR / f"{name}.sqlite3"
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()

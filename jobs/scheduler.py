@@ -9,6 +9,7 @@ scheduler must be there when Redis comes back.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from django_rq.cron import DjangoCronScheduler
@@ -28,13 +29,10 @@ class Scheduler(DjangoCronScheduler):
             return []
 
     def heartbeat(self) -> None:
-        try:
+        # Said by enqueue_jobs; once Redis is back, a heartbeat registers the scheduler again.
+        with contextlib.suppress(*REDIS_DOWN):
             super().heartbeat()
-        except REDIS_DOWN:
-            pass  # said by enqueue_jobs; the next heartbeat registers the scheduler again
 
     def save(self, pipeline=None) -> None:
-        try:
+        with contextlib.suppress(*REDIS_DOWN):
             super().save(pipeline)
-        except REDIS_DOWN:
-            pass

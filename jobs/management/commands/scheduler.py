@@ -1,6 +1,8 @@
 """`manage.py scheduler`: the periodic work of jobs.cron on RQ's cron scheduler (see
 jobs.scheduler for how it differs from django-rq's `rqcron`)."""
 
+import contextlib
+
 from django.core.management.base import BaseCommand
 
 from jobs.scheduler import Scheduler
@@ -13,7 +15,5 @@ class Command(BaseCommand):
         scheduler = Scheduler()
         scheduler.load_config_from_file("jobs.cron")
         self.stdout.write(f"Scheduler: {len(scheduler.get_jobs())} periodic jobs")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             scheduler.start()
-        except KeyboardInterrupt:
-            pass
