@@ -161,26 +161,7 @@ class Workers:
         return [p.pid for p in self.procs]
 
     def stop(self) -> None:
-        """Warm shutdown (SIGTERM), then SIGKILL for whatever is left: only our own processes."""
-        import psutil
-
-        family: list[psutil.Process] = []
-        for proc in self.procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                family.extend(psutil.Process(proc.pid).children(recursive=True))
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        for child in family:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        psutil.wait_procs(family, timeout=10)
+        stop_processes(self.procs)
         self.procs.clear()
 
     def __enter__(self) -> Workers:
@@ -188,6 +169,31 @@ class Workers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_processes(procs: Iterable[subprocess.Popen]) -> None:
+    """Warm shutdown (SIGTERM), then SIGKILL for whatever is left, children (work horses) too:
+    only our own processes."""
+    import psutil
+
+    procs = list(procs)
+    family: list[psutil.Process] = []
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family.extend(psutil.Process(proc.pid).children(recursive=True))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    for child in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(family, timeout=10)
 
 
 def wait_idle(connection, timeout: float = 120.0) -> None:

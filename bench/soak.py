@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -127,23 +126,7 @@ class Product:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        import psutil
-
-        for proc in self.procs.values():
-            family = []
-            with contextlib.suppress(psutil.NoSuchProcess):
-                family = psutil.Process(proc.pid).children(recursive=True)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            for child in family:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    child.kill()
+        common.stop_processes(self.procs.values())
 
 
 class Memory:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import django_rq
@@ -30,7 +30,8 @@ from django.db.models import Count
 from rq import Worker
 
 from jobs.models import BatchJob, ItemAttempt, ItemStatus, JobStatus, Runner
-from tests.conftest import ROOT, kill_process_group, refreshed, subprocess_env
+from tests.conftest import ROOT, kill_process_group, refreshed, subprocess_env, wait_until
+from tests.events.conftest import wait_for_port
 
 FAST_RECOVERY = {"BATCHSITE_RUNNER_STALE_SECONDS": "5", "BATCHSITE_RECONCILE_SECONDS": "1"}
 LOG_DIR = ROOT / "var" / "test-faults"
@@ -42,16 +43,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_sep("-", "fault tests: time to recover")
         for test, what, seconds in RECOVERY:
             terminalreporter.write_line(f"{seconds:7.2f} s  {test}: {what}")
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def free_port() -> int:
@@ -117,6 +108,13 @@ class Processes:
 
     def scheduler(self, **env: str) -> subprocess.Popen:
         return self.manage("scheduler", "scheduler", **env)
+
+    def daphne(self, name: str, port: int, **env: str) -> subprocess.Popen:
+        """`daphne batchsite.asgi:application` on `port`, once it listens."""
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        proc = self.start(name, [*argv, "batchsite.asgi:application"], **env)
+        wait_for_port(port, proc, timeout=60)
+        return proc
 
     def kill(self, proc: subprocess.Popen) -> set[int]:
         """SIGKILL `proc` and every process under it; returns their pids."""

@@ -5,7 +5,6 @@ back, and the last state they show is the database's."""
 from __future__ import annotations
 
 import os
-import sys
 
 import psutil
 import pytest
@@ -14,7 +13,6 @@ from jobs import events
 from jobs.models import ApiKey, JobLogEntry, JobStatus
 from jobs.services import submit_batch
 from tests.conftest import refreshed
-from tests.events.conftest import wait_for_port
 from tests.faults.conftest import (
     assert_settled_exactly_once,
     family,
@@ -36,14 +34,7 @@ def test_clients_reconnect_and_catch_up_after_daphne_restarts(
     live = {"BATCHSITE_CHANNEL_PREFIX": f"faults-{os.getpid()}", "BATCHSITE_PROCESSORS": PROBE}
     port = free_port()
     server = f"127.0.0.1:{port}"
-
-    def start_daphne(name: str):
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        proc = processes.start(name, [*argv, "batchsite.asgi:application"], **live)
-        wait_for_port(port, proc, timeout=60)
-        return proc
-
-    daphne = start_daphne("daphne")
+    daphne = processes.daphne("daphne", port, **live)
     key = ApiKey.issue(alice, "faults")[1]
     urls = [site.url(f"/delay/100/live-{i}") for i in range(ITEMS)]
     job = submit_batch(alice, urls=urls, processor="title_probe", concurrency=10).job
@@ -64,7 +55,7 @@ def test_clients_reconnect_and_catch_up_after_daphne_restarts(
     for proc in held:
         proc.suspend()
     try:
-        start_daphne("daphne-restarted")
+        processes.daphne("daphne-restarted", port, **live)
         wait_until(lambda: all(len(c.connections) >= 2 and c.connections[1] for c in clients), 60)
         stopwatch.lap("daphne SIGKILLed and restarted: every client reconnected and caught up")
         assert refreshed(job).status == JobStatus.RUNNING

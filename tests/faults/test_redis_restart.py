@@ -1,7 +1,7 @@
 """Redis restarted mid-batch (a private redis-server without persistence, SIGKILLed and started
-again: every queue and waiting runner is gone). The database still knows the job: the workers and
-the scheduler reconnect, reconcile enqueues runners for what was lost, and the job finishes with
-every item recorded exactly once."""
+again: every queue, waiting runner and pub/sub subscription is gone). The database still knows the
+job: the workers and the scheduler reconnect, reconcile enqueues runners for what was lost, the job
+finishes with every item recorded exactly once, and a WebSocket client sees it end."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import time
 
 import pytest
 
-from jobs.models import JobStatus
+from jobs import events
+from jobs.models import ApiKey, JobStatus
 from jobs.services import submit_batch
 from tests.conftest import refreshed
-from tests.faults.conftest import assert_settled_exactly_once, wait_for_workers, wait_until
+from tests.faults.conftest import (
+    assert_settled_exactly_once,
+    free_port,
+    wait_for_workers,
+    wait_until,
+)
+from tests.faults.live_clients import ReconnectingClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -39,9 +46,13 @@ def test_redis_restarted_mid_batch_loses_no_item(
     env = {"REDIS_URL": product_redis.url(), **chunks}
     pool = processes.pool(2, **env)
     scheduler = processes.scheduler(**env)
+    port = free_port()
+    processes.daphne("daphne", port, **env)
     wait_for_workers(2)
     urls = [site.url(f"/delay/100/redis-{i}") for i in range(ITEMS)]
     job = submit_batch(alice, urls=urls, concurrency=10).job
+    key = ApiKey.issue(alice, "faults")[1]
+    client = ReconnectingClient(f"127.0.0.1:{port}", "/ws/jobs/", key, str(job.pk)).start()
 
     wait_until(lambda: refreshed(job).count_succeeded >= ITEMS // 5, timeout=120)
     product_redis.kill()
@@ -57,6 +68,10 @@ def test_redis_restarted_mid_batch_loses_no_item(
     job = assert_settled_exactly_once(job)
     assert job.status == JobStatus.COMPLETED
     assert job.count_succeeded == ITEMS
+    client.join(timeout=60)
+    seqs = [m["seq"] for m in client.messages("job_status_update")]
+    assert seqs == sorted(seqs)
+    assert client.messages("job_status_update")[-1] == events.status_event(job)
     # Nobody restarted them: the pool replaced the workers that lost Redis while running a
     # runner, and the scheduler waited for Redis to come back.
     assert pool.poll() is None

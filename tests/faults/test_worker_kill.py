@@ -30,8 +30,16 @@ def held_by(runners: set[str]) -> set[int]:
     )
 
 
-def assert_interruption_recorded(job, dead: set[str], held: set[int]) -> None:
-    """Every item the dead runners held has an `interrupted` attempt, and only those do."""
+def assert_recovers(job, dead: set[str], held: set[int], stopwatch, fault: str) -> None:
+    """With no help: the dead runners' items go back to the queue, the job finishes, every item
+    once; every item they held has an `interrupted` attempt, and only theirs do."""
+    wait_until(lambda: not held_by(dead), timeout=120)
+    stopwatch.lap(f"{fault}: its items back in the queue")
+    wait_until(lambda: refreshed(job).status in JobStatus.TERMINAL, timeout=180)
+    stopwatch.lap(f"{fault}: job finished")
+    job = assert_settled_exactly_once(job)
+    assert job.status == JobStatus.COMPLETED
+    assert job.count_succeeded == ITEMS
     interrupted = ItemAttempt.objects.filter(item__job=job, outcome=AttemptOutcome.INTERRUPTED)
     assert held, "the runners held items when they died"
     assert held <= set(interrupted.values_list("item_id", flat=True))
@@ -60,15 +68,7 @@ def test_one_worker_killed_mid_chunk_the_other_and_reconcile_finish_the_job(
     stopwatch.restart()
     assert second.poll() is None
 
-    wait_until(lambda: not held_by(dead), timeout=120)
-    stopwatch.lap("one worker SIGKILLed: its items back in the queue")
-    wait_until(lambda: refreshed(job).status in JobStatus.TERMINAL, timeout=180)
-    stopwatch.lap("one worker SIGKILLed: job finished")
-
-    job = assert_settled_exactly_once(job)
-    assert job.status == JobStatus.COMPLETED
-    assert job.count_succeeded == ITEMS
-    assert_interruption_recorded(job, dead, held)
+    assert_recovers(job, dead, held, stopwatch, "one worker SIGKILLed")
 
 
 def test_whole_pool_killed_mid_batch_a_new_pool_finishes_the_job(alice, site, processes, stopwatch):
@@ -83,12 +83,4 @@ def test_whole_pool_killed_mid_batch_a_new_pool_finishes_the_job(alice, site, pr
     assert refreshed(job).status == JobStatus.RUNNING
     processes.pool(2, name="pool-restarted")  # what a process supervisor does
 
-    wait_until(lambda: not held_by(dead), timeout=120)
-    stopwatch.lap("worker pool SIGKILLed and restarted: items back in the queue")
-    wait_until(lambda: refreshed(job).status in JobStatus.TERMINAL, timeout=180)
-    stopwatch.lap("worker pool SIGKILLed and restarted: job finished")
-
-    job = assert_settled_exactly_once(job)
-    assert job.status == JobStatus.COMPLETED
-    assert job.count_succeeded == ITEMS
-    assert_interruption_recorded(job, dead, held)
+    assert_recovers(job, dead, held, stopwatch, "worker pool SIGKILLed and restarted")
