@@ -243,10 +243,13 @@ def check_items(expected: int) -> list[tuple[str, str, bool]]:
 def outcome_lines() -> list[str]:
     from django.db.models import Count
 
-    from jobs.models import JobItem
+    from jobs.models import ItemAttempt, JobItem
 
     rows = JobItem.objects.values_list("status", "error_code").annotate(n=Count("id")).order_by()
-    return [f"    {status:<10} {code or '-':<18} {n:>8,}" for status, code, n in sorted(rows)]
+    lines = [f"    {status:<10} {code or '-':<18} {n:>8,}" for status, code, n in sorted(rows)]
+    attempts = ItemAttempt.objects.values_list("outcome").annotate(n=Count("id")).order_by()
+    shown = ", ".join(f"{outcome} {n:,}" for outcome, n in sorted(attempts))
+    return [*lines, f"  attempts: {shown}"]
 
 
 def memory_checks(memory: Memory, end: float) -> list[tuple[str, str, bool]]:
