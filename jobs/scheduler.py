@@ -13,9 +13,9 @@ import contextlib
 import time
 
 from django_rq.cron import DjangoCronScheduler
-from redis.exceptions import ConnectionError, TimeoutError
+from redis import exceptions
 
-REDIS_DOWN = (ConnectionError, TimeoutError)
+REDIS_DOWN = (exceptions.ConnectionError, exceptions.TimeoutError)
 RETRY_SECONDS = 1.0
 
 
