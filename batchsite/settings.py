@@ -319,6 +319,10 @@ BATCHSITE_FLUSH_SECONDS = env_float("BATCHSITE_FLUSH_SECONDS", 0.25)
 # A runner whose heartbeat is older than this is dead; its items are put back by reconcile.
 BATCHSITE_RUNNER_STALE_SECONDS = env_float("BATCHSITE_RUNNER_STALE_SECONDS", 60.0)
 BATCHSITE_RECONCILE_SECONDS = env_int("BATCHSITE_RECONCILE_SECONDS", 30)
+# A runner rides out a database that is unavailable (dropped connection, "database is locked") for
+# this long, retrying its flush; past it the runner stops and reconcile puts its items back. Keep it
+# below RUNNER_STALE_SECONDS, so that a runner gives up before reconcile takes it for dead.
+BATCHSITE_DB_RETRY_SECONDS = env_float("BATCHSITE_DB_RETRY_SECONDS", 30.0)
 # Live events: a job's state at most every EVENT_INTERVAL seconds, slower when the sockets watching
 # it would need more than FANOUT_BUDGET messages per second.
 BATCHSITE_EVENT_INTERVAL = env_float("BATCHSITE_EVENT_INTERVAL", 0.25)

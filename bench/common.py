@@ -68,14 +68,14 @@ def configure_environment(*, database_url: str, redis_url: str) -> None:
         sys.path.insert(0, str(ROOT))
 
 
-def prepare_database(kind: str) -> str:
+def prepare_database(kind: str, name: str = "pipeline") -> str:
     """A fresh, migrated benchmark database; returns its DATABASE_URL (also set in os.environ)."""
     if kind == "postgres":
-        url = "postgres://postgres@127.0.0.1:5432/bench_pipeline"
-        _create_postgres_database("bench_pipeline")
+        url = f"postgres://postgres@127.0.0.1:5432/bench_{name}"
+        _create_postgres_database(f"bench_{name}")
     else:
         BENCH_VAR.mkdir(parents=True, exist_ok=True)
-        path = BENCH_VAR / "pipeline.sqlite3"
+        path = BENCH_VAR / f"{name}.sqlite3"
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
@@ -161,26 +161,7 @@ class Workers:
         return [p.pid for p in self.procs]
 
     def stop(self) -> None:
-        """Warm shutdown (SIGTERM), then SIGKILL for whatever is left: only our own processes."""
-        import psutil
-
-        family: list[psutil.Process] = []
-        for proc in self.procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                family.extend(psutil.Process(proc.pid).children(recursive=True))
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        for child in family:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        psutil.wait_procs(family, timeout=10)
+        stop_processes(self.procs)
         self.procs.clear()
 
     def __enter__(self) -> Workers:
@@ -188,6 +169,31 @@ class Workers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_processes(procs: Iterable[subprocess.Popen]) -> None:
+    """Warm shutdown (SIGTERM), then SIGKILL for whatever is left, children (work horses) too:
+    only our own processes."""
+    import psutil
+
+    procs = list(procs)
+    family: list[psutil.Process] = []
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family.extend(psutil.Process(proc.pid).children(recursive=True))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    for child in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(family, timeout=10)
 
 
 def wait_idle(connection, timeout: float = 120.0) -> None:

@@ -1,4 +1,4 @@
-"""Periodic work, run by `manage.py rqcron jobs.cron` (RQ's CronScheduler, started by ./run)."""
+"""Periodic work, run by `manage.py scheduler` (RQ's CronScheduler, started by ./run)."""
 
 from django.conf import settings
 from rq import cron

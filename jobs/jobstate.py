@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from jobs import events, store, tasks
 from jobs.errors import ErrorCode
@@ -76,13 +77,15 @@ def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) 
         fail_job(job, str(exc))
         return None
     with transaction.atomic():
-        Runner.objects.create(
+        Runner.objects.get_or_create(  # get: a retry after a commit whose answer was lost
             id=runner_id,
-            job=job,
-            worker_name=worker_name,
-            rq_job_id=rq_job_id,
-            hostname=runner_id.split(":", 1)[0],
-            pid=int(runner_id.split(":")[1]),
+            defaults={
+                "job": job,
+                "worker_name": worker_name,
+                "rq_job_id": rq_job_id,
+                "hostname": runner_id.split(":", 1)[0],
+                "pid": int(runner_id.split(":")[1]),
+            },
         )
         now = timezone.now()
         started = BatchJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
@@ -111,28 +114,28 @@ def cycle(
     logs: Sequence[tuple[int | None, int, str, datetime]],
     claim_n: int,
     heartbeat: dict[str, Any],
+    flush: int = 0,
+    at: datetime | None = None,
 ) -> CycleResult:
-    """One short transaction: record outcomes, attempts and logs, claim more, beat the heart."""
+    """One short transaction: record outcomes, attempts and logs, claim more, beat the heart.
+
+    `flush` numbers the runner's flushes (1, 2, …) and `at` is its time, the same when the runner
+    retries it (jobs.dbretry). When the connection dropped after the commit, the retry finds its
+    number on the runner's row: it writes nothing again and hands back the items it had claimed.
+    """
     now = timezone.now()
+    claim_at = at or now
     with transaction.atomic():
         row = BatchJob.objects.filter(pk=job_id).values_list("status", "concurrency").first()
         status, concurrency = row if row else (None, 1)
-        changed = store.record_outcomes(outcomes, runner_id)
-        store.record_attempts(attempts)
-        claimed = []
-        if claim_n and status in RUNNABLE:
-            claimed = store.claim(job_id, runner_id, claim_n, now)
-        if outcomes or claimed or logs:
-            if changed == len(outcomes):
-                _apply_deltas(job_id, outcomes, len(claimed), heartbeat["current_step"], now)
-            else:  # reconcile took some of our items meanwhile: count exactly instead
-                BatchJob.objects.get(pk=job_id).recount()
-        job = BatchJob.objects.filter(pk=job_id).first()
-        entries: list[JobLogEntry] = []
-        if logs and job is not None:
-            entries = JobLogEntry.objects.bulk_create(
-                JobLogEntry(job_id=job_id, item_id=i, level=lv, message=m, timestamp=t, seq=job.seq)
-                for i, lv, m, t in logs
+        if flush and _flushed_before(runner_id, flush):
+            claimed, entries = store.held(job_id, runner_id, claim_at), []
+            job = BatchJob.objects.filter(pk=job_id).first()
+        else:
+            claim_n = claim_n if status in RUNNABLE else 0
+            step = heartbeat["current_step"]
+            claimed, job, entries = _flush(
+                job_id, runner_id, outcomes, attempts, logs, claim_n, step, claim_at
             )
         Runner.objects.filter(pk=runner_id).update(
             heartbeat_at=now,
@@ -142,6 +145,43 @@ def cycle(
         )
         runners = _live_runners(job_id)
     return CycleResult(claimed, status, _share(concurrency, runners), job, entries)
+
+
+def _flushed_before(runner_id: str, flush: int) -> bool:
+    """Count this flush on the runner's row; True if the row had counted it already."""
+    if Runner.objects.filter(pk=runner_id, flushes=flush - 1).update(flushes=flush):
+        return False
+    return Runner.objects.filter(pk=runner_id, flushes__gte=flush).exists()
+
+
+def _flush(
+    job_id: str,
+    runner_id: str,
+    outcomes: Sequence[Outcome],
+    attempts: Sequence[AttemptRow],
+    logs: Sequence[tuple[int | None, int, str, datetime]],
+    claim_n: int,
+    step: str,
+    now: datetime,
+) -> tuple[list[Claimed], BatchJob | None, list[JobLogEntry]]:
+    # Attempts first: only those of items this runner still holds are kept (reconcile may have
+    # given some to another runner, with an `interrupted` attempt of their own).
+    store.record_attempts(attempts, runner_id)
+    changed = store.record_outcomes(outcomes, runner_id)
+    claimed = store.claim(job_id, runner_id, claim_n, now) if claim_n else []
+    if outcomes or claimed or logs:
+        if changed == len(outcomes):
+            _apply_deltas(job_id, outcomes, len(claimed), step, now)
+        else:  # reconcile took some of our items meanwhile: count exactly instead
+            BatchJob.objects.get(pk=job_id).recount()
+    job = BatchJob.objects.filter(pk=job_id).first()
+    entries: list[JobLogEntry] = []
+    if logs and job is not None:
+        entries = JobLogEntry.objects.bulk_create(
+            JobLogEntry(job_id=job_id, item_id=i, level=lv, message=m, timestamp=t, seq=job.seq)
+            for i, lv, m, t in logs
+        )
+    return claimed, job, entries
 
 
 def _apply_deltas(
@@ -182,8 +222,11 @@ def finish_runner(job_id: str, runner_id: str, *, continue_job: bool) -> dict[st
         if continue_job and not finished:
             job = BatchJob.objects.filter(pk=job_id, status__in=RUNNABLE).first()
             if job and job.items.filter(status=ItemStatus.QUEUED).exists():
-                tasks.enqueue_runners(job, 1)
-                continued = True
+                try:
+                    tasks.enqueue_runners(job, 1)
+                    continued = True
+                except RedisError as exc:  # the job is in the database: reconcile enqueues it
+                    log.warning("Cannot enqueue a continuation of job %s: %s", job_id, exc)
     return {"released": released, "finished_job": finished, "continued": continued}
 
 

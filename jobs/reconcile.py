@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -109,10 +109,17 @@ def _free_claims(job_id: Any, worker: str, why: str) -> int:
         )
         if not items:
             return 0
+        # A runner flushes the attempts it retries before the item's outcome (and its count).
+        numbered = dict(
+            ItemAttempt.objects.filter(item_id__in=[i[0] for i in items])
+            .values("item_id")
+            .annotate(last=Max("number"))
+            .values_list("item_id", "last")
+        )
         ItemAttempt.objects.bulk_create(
             ItemAttempt(
                 item_id=item_id,
-                number=attempts + 1,
+                number=max(attempts, numbered.get(item_id, 0)) + 1,
                 worker=worker,
                 started_at=started or now,
                 finished_at=now,
@@ -128,7 +135,12 @@ def _free_claims(job_id: Any, worker: str, why: str) -> int:
             status=ItemStatus.QUEUED,
             worker="",
             started_at=None,
-            attempts=F("attempts") + 1,
+            attempts=Subquery(
+                ItemAttempt.objects.filter(item=OuterRef("pk"))
+                .values("item")
+                .annotate(last=Max("number"))
+                .values("last")
+            ),
         )
         job = BatchJob.objects.get(pk=job_id)
         job.recount()

@@ -32,6 +32,7 @@ from django.conf import settings
 
 from jobs import events, jobstate
 from jobs.bridge import DbBridge
+from jobs.dbretry import retrying
 from jobs.errors import ErrorCode, ItemError
 from jobs.fetch import Fetcher
 from jobs.models import AttemptOutcome, ItemStatus, JobStatus
@@ -115,6 +116,7 @@ class ChunkRunner:
         self.cancelled = False
         self.stop_reason = ""
         self.claimed_total = 0
+        self.flushes = 0
         self.done_total = 0
         self.pending: dict[int, Claimed] = {}  # claimed, not yet finished
         self.active: dict[int, Context] = {}  # items in an attempt right now
@@ -127,15 +129,20 @@ class ChunkRunner:
 
     def run(self) -> dict[str, Any]:
         """Process the job's items; returns a summary (stored by RQ as the job's result)."""
-        snapshot = jobstate.start_runner(self.job_id, self.id, self.worker_name, self.rq_job_id)
+        snapshot = retrying(
+            jobstate.start_runner, self.job_id, self.id, self.worker_name, self.rq_job_id
+        )
         if snapshot is None:
             return {"job": self.job_id, "skipped": "job is not active"}
         self.snapshot = snapshot
         try:
             self.db.run(self._drive)
         finally:
-            summary = jobstate.finish_runner(
-                self.job_id, self.id, continue_job=self.stop_reason in ("budget", "slice")
+            summary = retrying(
+                jobstate.finish_runner,
+                self.job_id,
+                self.id,
+                continue_job=self.stop_reason in ("budget", "slice"),
             )
         return {
             "job": self.job_id,
@@ -225,7 +232,9 @@ class ChunkRunner:
                 self.pending[i].url for i in list(self.active)[:5] if i in self.pending
             ],
         }
+        self.flushes += 1  # numbered, so that a retried flush is never written twice
         result = await self.db.call(
+            retrying,
             jobstate.cycle,
             self.job_id,
             self.id,
@@ -234,6 +243,8 @@ class ChunkRunner:
             batch.logs,
             claim_n,
             heartbeat,
+            self.flushes,
+            now(),
         )
         self.stats["cycles"] += 1
         await self._publish(result, batch.outcomes, final=claim_n == 0 and not self.pending)

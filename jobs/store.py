@@ -116,6 +116,14 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     return claimed
 
 
+def held(job_id: UUID | str, worker: str, claimed_at: datetime) -> list[Claimed]:
+    """The items `worker` claimed at `claimed_at` and still holds (a retried flush's claim)."""
+    rows = JobItem.objects.filter(
+        job_id=job_id, status=ItemStatus.PROCESSING, worker=worker, started_at=claimed_at
+    ).values_list("id", "url", "position", "attempts")
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.position)
+
+
 def release(item_ids: Sequence[int], worker: str) -> int:
     """Give claimed but unstarted items back to the queue (a runner stopping early)."""
     if not item_ids:
@@ -165,9 +173,17 @@ def record_outcomes(outcomes: Sequence[Outcome], worker: str) -> int:
         return max(cursor.rowcount, 0)
 
 
-def record_attempts(attempts: Sequence[AttemptRow]) -> None:
+def record_attempts(attempts: Sequence[AttemptRow], worker: str) -> None:
+    """Insert attempt rows of the items `worker` still holds (call before record_outcomes)."""
     if not attempts:
         return
+    ids = {a.item_id for a in attempts}
+    held = set(
+        JobItem.objects.filter(id__in=ids, status=ItemStatus.PROCESSING, worker=worker).values_list(
+            "id", flat=True
+        )
+    )
+    attempts = [a for a in attempts if a.item_id in held]
     sql = (
         f"INSERT INTO {ATTEMPTS} (item_id, number, worker, started_at, finished_at, step, "
         "outcome, error_code, error, http_status, duration) "

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,17 @@ def kill_process_group(proc: subprocess.Popen) -> None:
             child.kill()
     proc.wait(timeout=10)
     psutil.wait_procs(family, timeout=10)
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05):
+    """Poll `predicate` until it returns something true (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def refreshed(job: BatchJob) -> BatchJob:

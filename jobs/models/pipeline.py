@@ -292,6 +292,9 @@ class Runner(models.Model):
     items_done = models.PositiveIntegerField(default=0)
     in_flight = models.PositiveIntegerField(default=0)
     current_urls = models.JSONField(default=list, blank=True)
+    # Flushes this runner has committed: a flush retried after its commit's answer was lost (a
+    # dropped connection) finds its own number here and writes nothing twice (jobstate.cycle).
+    flushes = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.id

@@ -3,8 +3,6 @@ lost every queue costs time, never an item."""
 
 from __future__ import annotations
 
-import time
-
 import django_rq
 import pytest
 from django.conf import settings as django_settings
@@ -14,19 +12,9 @@ from rq import SimpleWorker
 from jobs.models import AttemptOutcome, ItemAttempt, ItemStatus, JobStatus, Runner
 from jobs.reconcile import reconcile
 from jobs.services import cancel_job, submit_batch
-from tests.conftest import kill_process_group, refreshed, start_worker_process
+from tests.conftest import kill_process_group, refreshed, start_worker_process, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def assert_counts_exact(job) -> None:
