@@ -73,7 +73,9 @@ def test_items_per_second_sums_each_live_runner_rate_and_ignores_stale_ones(alic
 
 def test_success_rate_counts_items_of_jobs_that_changed_in_the_last_day(alice, bob):
     make_job(alice, count_succeeded=90, count_failed=10)
-    make_job(alice, count_succeeded=0, count_failed=50, updated_at=timezone.now() - timedelta(days=2))
+    make_job(
+        alice, count_succeeded=0, count_failed=50, updated_at=timezone.now() - timedelta(days=2)
+    )
     make_job(bob, count_succeeded=0, count_failed=1000)
     rate = kpis.success_rate(jobs_for(alice))
     assert (rate.percent, rate.succeeded, rate.failed) == (90.0, 90, 10)
@@ -101,7 +103,11 @@ def test_queue_depths_follow_the_priority_bands_of_active_jobs_only(alice, bob):
     make_job(bob, status=JobStatus.RUNNING, priority=5, count_queued=77)
     depths = {q.name: q for q in kpis.queue_depths(jobs_for(alice))}
     assert list(depths) == ["urgent", "high", "default", "low"]
-    assert (depths["urgent"].waiting, depths["urgent"].processing, depths["urgent"].jobs) == (6, 2, 2)
+    assert (depths["urgent"].waiting, depths["urgent"].processing, depths["urgent"].jobs) == (
+        6,
+        2,
+        2,
+    )
     assert (depths["high"].waiting, depths["default"].waiting, depths["low"].waiting) == (0, 0, 4)
     assert depths["default"].label == "Normal"
 
