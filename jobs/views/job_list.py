@@ -151,18 +151,19 @@ def _plural(n: int, word: str) -> str:
 
 def _report(action: str, result: BulkResult) -> str:
     """What happened, in a sentence people read: "Cancelled 12 jobs; 3 had already finished."."""
+    one = result.skipped == 1
+    those = "that job" if one else f"those {result.skipped:,} jobs"
     if action == "cancel":
+        if not result.changed:
+            return f"Nothing to cancel: {those} {'has' if one else 'have'} already finished."
         text = f"Cancelled {_plural(result.changed, 'job')}"
         rest = f"; {result.skipped:,} had already finished." if result.skipped else "."
-    else:
-        text = (
-            f"Retrying {_plural(result.items, 'failed item')} in {_plural(result.changed, 'job')}"
-        )
-        rest = (
-            f"; {result.skipped:,} had nothing to retry (still running, or nothing failed)."
-            if result.skipped
-            else "."
-        )
+        return text + rest
+    if not result.changed:
+        verb, has = ("is", "has") if one else ("are", "have")
+        return f"Nothing to retry: {those} {verb} still running or {has} no failed items."
+    text = f"Retrying {_plural(result.items, 'failed item')} in {_plural(result.changed, 'job')}"
+    rest = f"; {result.skipped:,} had nothing to retry." if result.skipped else "."
     return text + rest
 
 
