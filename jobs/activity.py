@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from jobs.models import BatchJob, JobStatus
 
 JOBS_READ = 20
-EVENTS_SHOWN = 12
+EVENTS_SHOWN = 9
 
 # What a finished job's last moment is called, and the status colour its dot takes.
 FINISHED = {

@@ -52,7 +52,6 @@ def _headers(found: listing.Listing, staff: bool) -> list[dict]:
     sorts = listing.sort_links(found)
     columns = [
         ("Name", "", None),
-        ("Status", "col-status", None),
         ("Progress", "", "progress"),
         ("Processor", "col-wide", None),
         ("Priority", "col-wide", "priority"),
@@ -60,8 +59,6 @@ def _headers(found: listing.Listing, staff: bool) -> list[dict]:
         ("Created", "col-wide", "created_at"),
         ("Duration", "col-wide num", "duration"),
     ]
-    if staff:
-        columns.append(("Owner", "col-wide", None))
     return [
         {"label": label, "class": css, "sort": sorts[key] if key else None}
         for label, css, key in columns
@@ -112,6 +109,8 @@ def page(request: HttpRequest) -> HttpResponse:
         "size_hidden": _hidden(query, leave_out=("limit", "page")),
         "jump_hidden": _hidden(query, leave_out=("page",)),
         "api_query": _api_query(found),
+        "shown_from": found.pagination["offset"] + 1,
+        "shown_to": found.pagination["offset"] + len(found.rows),
         "page_sizes": listing.PAGE_SIZES,
         "limit": found.pagination["limit"],
         "processors": [(name, cls.label or name) for name, cls in processors().items()],

@@ -133,6 +133,16 @@ document.addEventListener("submit", async (event) => {
   if (!(await confirmAction(title, text, yes))) return;
   form.dataset.confirmed = "1";
   form.requestSubmit(submitter);
+  delete form.dataset.confirmed;
+});
+
+// Back and forward may show this page from the browser's cache, or with its form controls as they
+// were left (a filter just chosen, rows ticked): show what the URL says instead.
+window.addEventListener("pageshow", () => {
+  for (const form of document.querySelectorAll("form[data-filters]")) form.reset();
+  for (const box of boxes()) box.checked = false;
+  if (scopeInput) scopeInput.value = "selected";
+  selectionChanged();
 });
 
 // --- live rows ------------------------------------------------------------------------------------
@@ -159,9 +169,7 @@ function patchRow(tr, job) {
   const status = job.status;
   if (tr.dataset.status !== status) {
     tr.dataset.status = status;
-    for (const cell of tr.querySelectorAll('[data-cell="status"], [data-cell="status-sm"]')) {
-      cell.replaceChildren(badge(status));
-    }
+    tr.querySelector('[data-cell="status"]')?.replaceChildren(badge(status));
     tr.classList.remove("is-updated");
     void tr.offsetWidth; // restart the flash
     tr.classList.add("is-updated");

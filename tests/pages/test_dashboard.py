@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_rq
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rq import Worker
 
 from jobs.models import BatchJob, JobStatus, Runner
+from tests.seed import rq_worker_fixture  # noqa: F401 (the rq_worker fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +28,6 @@ def page(client, user, name="dashboard") -> str:
     response = client.get(reverse(name))
     assert response.status_code == 200
     return response.content.decode()
-
-
-@pytest.fixture
-def rq_worker():
-    """A real RQ worker registration in the test Redis (what `rqworker` writes when it starts)."""
-    conn = django_rq.get_connection("default")
-    queues = [django_rq.get_queue(name) for name in settings.JOB_QUEUES]
-    worker = Worker(queues, connection=conn, name="worker-one")
-    worker.register_birth()
-    worker.set_state("busy")
-    yield worker
-    worker.register_death()
 
 
 def test_the_panels_need_a_login(client):

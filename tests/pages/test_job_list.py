@@ -98,7 +98,7 @@ def test_bob_never_sees_alices_jobs_and_staff_see_everyones_with_the_owner(
     ids, html = listed(client)
     assert len(ids) == 1
     assert "alice-secret" in html
-    assert '<td class="col-wide">alice</td>' in html
+    assert 'title="Owner">· alice<' in html
 
 
 @pytest.mark.parametrize(
