@@ -20,10 +20,28 @@ function go(form) {
   location.assign(form.action + (query ? `?${query}` : ""));
 }
 
+// A pointer choice applies at once. Arrow keys change a closed select one option at a time, so
+// from the keyboard the choice applies on Enter or when focus leaves the select.
 for (const form of document.querySelectorAll("form[data-filters]")) {
   form.querySelector("[data-apply]")?.setAttribute("hidden", "");
+  form.addEventListener("keydown", (event) => {
+    if (!event.target.matches("select")) return;
+    if (event.key === "Enter") {
+      event.preventDefault();
+      go(form);
+    } else if (event.key !== "Tab") {
+      event.target.dataset.keyed = "1";
+    }
+  });
   form.addEventListener("change", (event) => {
-    if (event.target.matches("select")) go(form);
+    if (event.target.matches("select") && !event.target.dataset.keyed) go(form);
+  });
+  form.addEventListener("focusout", (event) => {
+    const select = event.target;
+    if (!select.matches?.("select") || !select.dataset.keyed) return;
+    delete select.dataset.keyed;
+    const chosen = [...select.options].find((option) => option.defaultSelected) || select.options[0];
+    if (select.value !== chosen.value) go(form);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -147,3 +147,24 @@ def test_the_job_list_fits_the_screen_in_both_themes(login_page, server, staff, 
     if width != 360:
         screenshot(page, f"jobs-{scheme}")
     assert page.errors == []
+
+
+def test_filters_work_from_the_keyboard_without_jumping_at_every_arrow_key(
+    login_page, server, alice
+):
+    make_jobs(alice, 3, status=JobStatus.FAILED, priority=2)
+    page = login_page(alice)
+    page.goto(f"{server}/jobs")
+    page.get_by_label("Priority").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Priority")).to_have_value("normal")
+    assert page.url == f"{server}/jobs", "arrowing through the options does not navigate"
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{server}/jobs?priority=low")
+    expect(rows(page)).to_have_count(3)
+    page.get_by_label("Processor").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    expect(page).to_have_url(f"{server}/jobs?priority=low&processor=http_check")
