@@ -47,7 +47,7 @@ def _owners(rows: list[listing.Row]) -> None:
         row.owner = names.get(uuid.UUID(row.job_id), "")
 
 
-def _headers(found: listing.Listing, staff: bool) -> list[dict]:
+def _headers(found: listing.Listing) -> list[dict]:
     """The table's column headers, with the sort link of the sortable ones."""
     sorts = listing.sort_links(found)
     columns = [
@@ -104,7 +104,7 @@ def page(request: HttpRequest) -> HttpResponse:
         "query": query,
         "tabs": tabs,
         "status_chip": _status_chip(found, tabs),
-        "headers": _headers(found, staff),
+        "headers": _headers(found),
         "filter_hidden": _hidden(query, "status", "sort_by", "sort_order", "limit", "search"),
         "size_hidden": _hidden(query, leave_out=("limit", "page")),
         "jump_hidden": _hidden(query, leave_out=("page",)),
