@@ -145,7 +145,7 @@ def read(params: QueryDict, jobs: QuerySet[BatchJob]) -> Listing:
     if page is None:
         problems["page"] = {
             "message": f"Invalid page {query['page']!r}.",
-            "accepts": "a whole number ≥ 1",
+            "accepts": "a whole number from 1 to 1,000,000,000",
         }
     for name in problems:
         query.pop(name, None)

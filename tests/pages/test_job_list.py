@@ -114,6 +114,8 @@ def test_bob_never_sees_alices_jobs_and_staff_see_everyones_with_the_owner(
         ({"page": "two"}, "page"),
         ({"page": "-1"}, "page"),
         ({"search": "x" * 201}, "search"),
+        ({"search": "nul\x00byte"}, "search"),
+        ({"page": "99999999999999999999"}, "page"),
     ],
 )
 def test_a_bad_value_is_a_message_and_the_rest_of_the_query_still_applies(
