@@ -11,6 +11,7 @@ from rq.utils import utcparse
 from rq.worker_registration import get_keys
 
 from jobs.models import Runner
+from jobs.tasks import job_id_of
 
 WORKER_KEY_PREFIX = "rq:worker:"
 FIELDS = (
@@ -38,8 +39,9 @@ class WorkerCard:
     heartbeat: datetime | None
     chunks_done: int  # RQ jobs (chunks) this worker finished
     chunks_failed: int
+    current_job: str = ""  # the RQ job it runs now
     runners: list[Runner] = field(default_factory=list)  # the viewer's jobs it works on now
-    busy_elsewhere: bool = False  # working for a job the viewer may not see
+    busy_elsewhere: bool = False  # running a batch job the viewer may not see
 
     @property
     def color(self) -> str:
@@ -90,6 +92,7 @@ def rq_workers() -> list[WorkerCard]:
                 heartbeat=_parse_time(data.get("last_heartbeat")),
                 chunks_done=int(data.get("successful_job_count") or 0),
                 chunks_failed=int(data.get("failed_job_count") or 0),
+                current_job=data.get("current_job") or "",
             )
         )
     return cards
@@ -97,13 +100,15 @@ def rq_workers() -> list[WorkerCard]:
 
 def worker_cards(runners: list[Runner]) -> list[WorkerCard]:
     """The cards, each with its runners among `runners` (those of the jobs the viewer may see);
-    a busy worker with none of them works for someone else, and that is all the viewer learns.
-    [] when Redis does not answer (the page says so)."""
+    of a worker running someone else's batch the viewer learns only that. RedisError when Redis
+    does not answer (the page says so)."""
     cards = rq_workers()
     by_worker: dict[str, list[Runner]] = {}
     for runner in runners:
         by_worker.setdefault(runner.worker_name, []).append(runner)
     for card in cards:
         card.runners = by_worker.get(card.name, [])
-        card.busy_elsewhere = card.state == "busy" and not card.runners
+        card.busy_elsewhere = (
+            card.state == "busy" and not card.runners and job_id_of(card.current_job) is not None
+        )
     return cards

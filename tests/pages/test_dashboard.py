@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import BatchJob, JobStatus, Runner
+from jobs.tasks import RUNNER_ID_PREFIX
 from tests.seed import rq_worker_fixture  # noqa: F401 (the rq_worker fixture)
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +78,7 @@ def test_worker_cards_show_my_job_and_urls_but_only_that_someone_else_is_busy(
     client, alice, bob, rq_worker
 ):
     job = make_job(alice, name="crawl", status=JobStatus.RUNNING)
+    rq_worker.set_current_job_id(f"{RUNNER_ID_PREFIX}{job.pk}-0123456789ab")
     Runner.objects.create(
         id="host:1:abc",
         job=job,
@@ -102,6 +104,14 @@ def test_worker_cards_show_my_job_and_urls_but_only_that_someone_else_is_busy(
 
 def test_no_worker_says_how_to_start_one(client, alice):
     assert "No worker is running" in page(client, alice)
+
+
+def test_a_busy_worker_that_runs_no_batch_is_just_busy(client, bob, rq_worker):
+    rq_worker.set_current_job_id("some-maintenance-job")
+    html = page(client, bob)
+    assert 'data-worker="worker-one"' in html
+    assert "another user" not in html
+    assert ">Busy</p>" in html
 
 
 @pytest.mark.parametrize("jobs", [3, 60])
