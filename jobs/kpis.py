@@ -67,8 +67,9 @@ class Figures:
 
 
 def status_counts(jobs: QuerySet[BatchJob]) -> dict[str, int]:
-    """Jobs per status (every status present, zeros included): one grouped count."""
-    found = dict(jobs.order_by().values_list("status").annotate(n=Count("id")))
+    """Jobs per status (every status present, zeros included): one grouped count, answered from
+    the (owner, status) or (status) index alone — COUNT(id) would read every row for the id."""
+    found = dict(jobs.order_by().values_list("status").annotate(n=Count("*")))
     return {status: found.get(status, 0) for status in JobStatus.values}
 
 
