@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from jobs import events, store, tasks
@@ -264,3 +264,46 @@ def delete_job(job: BatchJob, batch: int = 5000) -> dict[str, int]:
                 )
     job.delete()
     return deleted
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: jobs it was asked about, jobs it changed, items it requeued."""
+
+    matched: int
+    changed: int
+    items: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.matched - self.changed
+
+
+def cancel_jobs(jobs: QuerySet[BatchJob]) -> BulkResult:
+    """Cancel every active job among `jobs`, one transaction each (as `cancel_job`); jobs that
+    have finished — before or while this runs — are left as they are."""
+    matched = jobs.count()
+    changed = 0
+    for pk in list(jobs.filter(status__in=JobStatus.ACTIVE).values_list("pk", flat=True)):
+        try:
+            cancel_job(BatchJob(pk=pk))
+        except ServiceError:  # it finished meanwhile
+            continue
+        changed += 1
+    return BulkResult(matched, changed)
+
+
+def retry_failed_jobs(jobs: QuerySet[BatchJob]) -> BulkResult:
+    """Queue the failed items of every finished job among `jobs` again (as `retry_items`)."""
+    matched = jobs.count()
+    changed = items = 0
+    candidates = jobs.filter(status__in=JobStatus.TERMINAL, count_failed__gt=0)
+    for pk in list(candidates.values_list("pk", flat=True)):
+        try:
+            requeued = retry_items(BatchJob(pk=pk))
+        except ServiceError:  # running again meanwhile
+            continue
+        if requeued:
+            changed += 1
+            items += requeued
+    return BulkResult(matched, changed, items)

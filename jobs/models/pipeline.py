@@ -70,6 +70,8 @@ class BatchJob(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
             models.Index(fields=["owner", "status"], name="job_owner_status"),
+            # The dashboard's recent activity and 24 h figures, per owner.
+            models.Index(fields=["owner", "-updated_at"], name="job_owner_updated"),
             models.Index(fields=["-created_at"], name="job_created"),
             models.Index(fields=["-updated_at"], name="job_updated"),
             models.Index(fields=["processor", "-created_at"], name="job_processor_created"),
