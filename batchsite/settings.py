@@ -217,6 +217,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's default hashers unless BATCHSITE_PASSWORD_HASHERS names others (dotted paths, comma-
+# separated). The test run sets a fast one (tests/testenv.py): a user per test with PBKDF2's
+# million iterations costs seconds on a busy machine.
+if env_list("BATCHSITE_PASSWORD_HASHERS"):
+    PASSWORD_HASHERS = env_list("BATCHSITE_PASSWORD_HASHERS")
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -16,4 +16,7 @@ def _test_redis_url() -> str:
 
 os.environ["REDIS_URL"] = _test_redis_url()
 os.environ["BATCHSITE_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+# Users are made in nearly every test (and logged in by daphne in the browser tests, which inherit
+# this environment): a fast hasher, as Django's own test guidance suggests.
+os.environ["BATCHSITE_PASSWORD_HASHERS"] = "django.contrib.auth.hashers.MD5PasswordHasher"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchsite.settings")
