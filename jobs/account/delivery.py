@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_rq
@@ -71,7 +71,10 @@ def enqueue(delivery_id: Any, delay: float = 0) -> None:
         "description": f"Webhook delivery {delivery_id}",
     }
     if delay > 0:
-        queue.enqueue_in(timedelta(seconds=delay), deliver, str(delivery_id), **options)
+        # RQ's scheduler keeps whole seconds (it truncates), so round up: never early.
+        when = datetime.now(UTC) + timedelta(seconds=delay)
+        when = when.replace(microsecond=0) + timedelta(seconds=1 if when.microsecond else 0)
+        queue.enqueue_at(when, deliver, str(delivery_id), **options)
     else:
         queue.enqueue(deliver, str(delivery_id), **options)
 
@@ -91,9 +94,11 @@ def deliver(delivery_id: str) -> str:
     )
     if delivery is None:
         return "gone"
-    now = timezone.now()
-    if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
-        return "not due"  # a copy enqueued early; the scheduled one comes in time
+    due = delivery.next_attempt_at or timezone.now()
+    early = (due - timezone.now()).total_seconds()
+    if early > 0.05:  # a copy from requeue_stale, say: try again when it is due
+        enqueue(delivery.pk, early)
+        return "not due"
     number = delivery.attempts + 1
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status__in=DeliveryStatus.ACTIVE, attempts=delivery.attempts
