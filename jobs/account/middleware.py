@@ -43,6 +43,6 @@ class PreferencesMiddleware:
             response = self.get_response(request)
         finally:
             timezone.deactivate()
-        if needs_cookie:
+        if needs_cookie and THEME_COOKIE not in response.cookies:  # the view may set it anew
             theme_cookie(response, prefs.theme)
         return response
