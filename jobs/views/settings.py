@@ -52,6 +52,7 @@ def render_page(request: HttpRequest, *, status: int = 200, **context: Any) -> H
         "usage": usage(user),
         "options_help": options_help(),
         "signature_header": HEADER,
+        "site_time_zone": settings.TIME_ZONE,
     }
     return render(request, "settings/page.html", {**defaults, **context}, status=status)
 

@@ -40,7 +40,8 @@ dialog?.addEventListener("close", () => {
 const zoneSelect = document.getElementById("id_time_zone");
 const detect = document.querySelector("[data-tz-detect]");
 const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-if (zoneSelect && detect && browserZone && zoneSelect.value !== browserZone) {
+const chosenZone = zoneSelect?.value || detect?.dataset.siteZone;
+if (zoneSelect && detect && browserZone && chosenZone !== browserZone) {
   const option = [...zoneSelect.options].find((o) => o.value === browserZone);
   if (option) {
     detect.textContent = `Use this browser's (${option.textContent})`;
