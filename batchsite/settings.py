@@ -350,27 +350,29 @@ BATCHSITE_WEBHOOK_EXCERPT_CHARS = env_int("BATCHSITE_WEBHOOK_EXCERPT_CHARS", 500
 BATCHSITE_BASE_URL = env_str(
     "BATCHSITE_BASE_URL", f"http://{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000)}"
 ).rstrip("/")
-# Notification e-mail (Django 6.1's MAILERS): SMTP when EMAIL_HOST is set, else the message is
-# written to the worker's log. DJANGO_EMAIL_BACKEND picks another backend (a dotted path).
+# Notification e-mail (Django 6.1's MAILERS): SMTP to EMAIL_HOST. Without one, e-mail goes to
+# an MTA on localhost:25 (or, with DJANGO_DEBUG, to the worker's log), and the preferences page
+# says that e-mail is not set up. DJANGO_EMAIL_BACKEND picks another backend (a dotted path).
 _SMTP_HOST = env_str("EMAIL_HOST")
+BATCHSITE_EMAIL_CONFIGURED = bool(_SMTP_HOST or env_str("DJANGO_EMAIL_BACKEND"))
 MAILERS = {
     "default": {
         "BACKEND": env_str(
             "DJANGO_EMAIL_BACKEND",
-            "django.core.mail.backends.smtp.EmailBackend"
-            if _SMTP_HOST
-            else "django.core.mail.backends.console.EmailBackend",
+            "django.core.mail.backends.console.EmailBackend"
+            if DEBUG and not _SMTP_HOST
+            else "django.core.mail.backends.smtp.EmailBackend",
         ),
-        "OPTIONS": {
-            "host": _SMTP_HOST,
+        "OPTIONS": {}
+        if DEBUG and not _SMTP_HOST
+        else {
+            "host": _SMTP_HOST or "localhost",
             "port": env_int("EMAIL_PORT", 25),
             "username": env_str("EMAIL_HOST_USER"),
             "password": env_str("EMAIL_HOST_PASSWORD"),
             "use_tls": env_bool("EMAIL_USE_TLS", False),
             "timeout": env_int("EMAIL_TIMEOUT", 30),
-        }
-        if _SMTP_HOST
-        else {},
+        },
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "batchsite <batchsite@localhost>")

@@ -3,7 +3,7 @@
 Every user sees and changes only their own (staff change quotas in the admin). Actions that
 cannot be undone — regenerate or revoke a key, rotate a webhook's secret, delete a webhook — ask
 first: a dialog in the page (static/js/pages/settings.js), or without JavaScript a confirmation
-page (`confirmed` below), so nothing is lost to a stray click either way.
+page (`unconfirmed` below), so nothing is lost to a stray click either way.
 """
 
 from __future__ import annotations
@@ -53,18 +53,16 @@ def render_page(request: HttpRequest, *, status: int = 200, **context: Any) -> H
         "options_help": options_help(),
         "signature_header": HEADER,
         "site_time_zone": settings.TIME_ZONE,
+        "email_configured": settings.BATCHSITE_EMAIL_CONFIGURED,
     }
     return render(request, "settings/page.html", {**defaults, **context}, status=status)
 
 
-def confirmed(request: HttpRequest) -> bool:
-    """Whether the POST carries the user's confirmation (the dialog or the fallback page)."""
-    return request.POST.get("confirm") == "yes"
-
-
-def ask(request: HttpRequest, question: str, detail: str, back: str) -> HttpResponse:
-    """The confirmation page, for a POST that came without one (no JavaScript): it posts the
-    same action again, confirmed."""
+def unconfirmed(request: HttpRequest, question: str, detail: str, back: str) -> HttpResponse | None:
+    """None when the POST carries the user's confirmation (from the dialog, or from this page);
+    else the confirmation page, which posts the same action again, confirmed."""
+    if request.POST.get("confirm") == "yes":
+        return None
     context = {"question": question, "detail": detail, "action": request.path, "back": back}
     return render(request, "settings/confirm.html", context)
 

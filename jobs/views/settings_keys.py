@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from jobs.account import keys
 from jobs.account.forms import ApiKeyForm, add_service_errors
 from jobs.services import ServiceError
-from jobs.views.settings import ask, confirmed, render_page
+from jobs.views.settings import render_page, unconfirmed
 
 BACK = "settings"
 
@@ -40,13 +40,10 @@ def create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     key = keys.get_key_for_user(request.user, pk)
-    if not confirmed(request):
-        return ask(
-            request,
-            f"Regenerate “{key.name}”?",
-            f"Scripts using {key.prefix}… get 401 at once and need the new key.",
-            _back(),
-        )
+    question = f"Regenerate “{key.name}”?"
+    detail = f"Scripts using {key.prefix}… get 401 at once and need the new key."
+    if (asking := unconfirmed(request, question, detail, _back())) is not None:
+        return asking
     try:
         raw = keys.regenerate_key(key)
     except ServiceError as exc:
@@ -59,13 +56,10 @@ def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = keys.get_key_for_user(request.user, pk)
-    if not confirmed(request):
-        return ask(
-            request,
-            f"Revoke “{key.name}”?",
-            f"Scripts using {key.prefix}… get 401 from now on. This cannot be undone.",
-            _back(),
-        )
+    question = f"Revoke “{key.name}”?"
+    detail = f"Scripts using {key.prefix}… get 401 from now on. This cannot be undone."
+    if (asking := unconfirmed(request, question, detail, _back())) is not None:
+        return asking
     keys.revoke_key(key)
     messages.success(request, f"Key “{key.name}” revoked.")
     return redirect(_back())

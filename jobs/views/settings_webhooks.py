@@ -19,7 +19,7 @@ from jobs.account.preferences import preferences_for
 from jobs.account.signing import HEADER
 from jobs.models import DeliveryAttempt, DeliveryStatus, Webhook
 from jobs.services import ServiceError
-from jobs.views.settings import ask, confirmed
+from jobs.views.settings import unconfirmed
 
 
 def _detail(webhook: Webhook) -> str:
@@ -50,17 +50,13 @@ def _render(
     return render(request, "settings/webhook.html", context, status=status)
 
 
-def _fields(form: WebhookForm) -> dict[str, Any]:
-    return dict(form.cleaned_data)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def new(request: HttpRequest) -> HttpResponse:
     form = WebhookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            webhook, secret = webhooks.create_webhook(request.user, **_fields(form))
+            webhook, secret = webhooks.create_webhook(request.user, **form.cleaned_data)
         except ServiceError as exc:
             add_service_errors(form, exc)
         else:
@@ -78,7 +74,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = WebhookForm(request.POST)
     if form.is_valid():
         try:
-            webhooks.update_webhook(webhook, **_fields(form))
+            webhooks.update_webhook(webhook, **form.cleaned_data)
         except ServiceError as exc:
             add_service_errors(form, exc)
         else:
@@ -119,13 +115,10 @@ def redeliver(request: HttpRequest, pk: int, delivery: str) -> HttpResponse:
 @require_POST
 def rotate(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = webhooks.get_webhook_for_user(request.user, pk)
-    if not confirmed(request):
-        return ask(
-            request,
-            "Rotate the signing secret?",
-            "Deliveries are signed with the new secret from now on; update your receiver.",
-            _detail(webhook),
-        )
+    question = "Rotate the signing secret?"
+    detail = "Deliveries are signed with the new secret from now on; update your receiver."
+    if (asking := unconfirmed(request, question, detail, _detail(webhook))) is not None:
+        return asking
     secret = webhooks.rotate_secret(webhook)
     return _render(request, webhook, WebhookForm.for_webhook(webhook), new_secret=secret)
 
@@ -134,13 +127,10 @@ def rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = webhooks.get_webhook_for_user(request.user, pk)
-    if not confirmed(request):
-        return ask(
-            request,
-            f"Delete the webhook to {webhook.url}?",
-            "Its delivery log goes with it. This cannot be undone.",
-            _detail(webhook),
-        )
+    question = f"Delete the webhook to {webhook.url}?"
+    detail = "Its delivery log goes with it. This cannot be undone."
+    if (asking := unconfirmed(request, question, detail, _detail(webhook))) is not None:
+        return asking
     webhooks.delete_webhook(webhook)
     messages.success(request, "Webhook deleted.")
     return redirect(reverse("settings") + "#webhooks")

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from jobs.account import notify
 from jobs.account.preferences import new_batch_initial, preferences_for
 from jobs.models import (
     ApiKey,
@@ -177,3 +178,14 @@ def test_in_app_notifications_can_be_turned_off(alice, alice_client):
     assert "data-in-app-notify" not in alice_client.get("/settings").content.decode()
     save(alice_client, notify_in_app="")
     assert 'data-in-app-notify="off"' in alice_client.get("/settings").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_goes_out_by_email_if_asked_for(alice, bob, burst_worker):
+    Preferences.objects.create(user=alice, notify_email=True)
+    notify.notify_alert(alice, "Failure rate", "Over half of the last hour's items failed.")
+    notify.notify_alert(bob, "Failure rate", "Bob did not ask for e-mail.")
+    burst_worker()
+    [message] = mail.outbox
+    assert (message.to, message.subject) == (["alice@example.com"], "[batchsite] Failure rate")
+    assert message.body == "Over half of the last hour's items failed."

@@ -23,6 +23,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.services import submit_batch
+from tests.settings.workers import work_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,9 +55,7 @@ def finished():
     return check
 
 
-def test_a_finished_job_posts_a_signed_event_to_the_webhook(
-    alice, alice_client, site, receiver, work_until
-):
+def test_a_finished_job_posts_a_signed_event_to_the_webhook(alice, alice_client, site, receiver):
     hook, secret = add_webhook(alice_client, receiver.url("/hook"))
     assert secret not in alice_client.get(f"/settings/webhooks/{hook.pk}").content.decode()
     job = submit_batch(alice, urls=[site.url("/ok/w1"), site.url("/ok/w2")], name="two pages").job
@@ -89,9 +88,7 @@ def test_a_finished_job_posts_a_signed_event_to_the_webhook(
     assert '<span class="badge badge--green">200</span>' in page
 
 
-def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
-    alice, alice_client, receiver, work_until
-):
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(alice, alice_client, receiver):
     hook, secret = add_webhook(alice_client, receiver.url("/flaky"))
     receiver.fail("/flaky", times=2)
     notify.notify_alert(alice, "Failure rate", "Over 50 % of items failed in the last hour.")
@@ -122,7 +119,7 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
     assert (hook.last_delivery_ok, hook.consecutive_failures) == (True, 0)
 
 
-def test_a_delivery_gives_up_after_its_last_attempt(alice, alice_client, receiver, work_until):
+def test_a_delivery_gives_up_after_its_last_attempt(alice, alice_client, receiver):
     hook, _ = add_webhook(alice_client, receiver.url("/down"), max_attempts="2")
     receiver.fail("/down", times=10)
     notify.notify_alert(alice, "Queue stuck", "Nothing moved for 10 minutes.")
@@ -134,9 +131,7 @@ def test_a_delivery_gives_up_after_its_last_attempt(alice, alice_client, receive
     assert (hook.last_delivery_ok, hook.consecutive_failures) == (False, 2)
 
 
-def test_send_test_and_redeliver_each_send_a_new_delivery(
-    alice, alice_client, receiver, work_until
-):
+def test_send_test_and_redeliver_each_send_a_new_delivery(alice, alice_client, receiver):
     hook, secret = add_webhook(alice_client, receiver.url("/hook"))
     response = alice_client.post(f"/settings/webhooks/{hook.pk}/test")
     assert response.status_code == 302
@@ -159,7 +154,7 @@ def test_send_test_and_redeliver_each_send_a_new_delivery(
     assert "(again)" in log
 
 
-def test_a_test_event_is_tried_once(alice, alice_client, receiver, work_until):
+def test_a_test_event_is_tried_once(alice, alice_client, receiver):
     hook, _ = add_webhook(alice_client, receiver.url("/down"))
     receiver.fail("/down", times=5)
     webhooks.send_test(hook)
@@ -195,9 +190,7 @@ def test_numeric_host_forms_are_judged_by_the_address_they_mean():
     assert destination_problem("http://127.0.0.1:9/hook") is None  # BATCHSITE_ALLOWED_NETWORKS
 
 
-def test_a_redirect_to_a_private_address_is_refused_at_delivery(
-    alice, alice_client, receiver, work_until
-):
+def test_a_redirect_to_a_private_address_is_refused_at_delivery(alice, alice_client, receiver):
     blocked = f"http://127.0.0.2:{receiver.port}/hook"
     add_webhook(alice_client, receiver.url(f"/redirect?to={blocked}"))
     notify.notify_alert(alice, "Redirected", "This must not reach 127.0.0.2.")
@@ -211,7 +204,7 @@ def test_a_redirect_to_a_private_address_is_refused_at_delivery(
 
 
 def test_an_address_that_turned_private_after_saving_is_refused_at_delivery(
-    alice, alice_client, receiver, work_until
+    alice, alice_client, receiver
 ):
     hook, _ = add_webhook(alice_client, receiver.url("/hook"))
     Webhook.objects.filter(pk=hook.pk).update(url=f"http://127.0.0.2:{receiver.port}/hook")
@@ -253,7 +246,7 @@ def test_editing_a_webhook_checks_its_url_and_retry_policy(alice_client, receive
 
 
 def test_rotating_the_secret_asks_first_and_later_deliveries_use_the_new_one(
-    alice_client, receiver, work_until
+    alice_client, receiver
 ):
     hook, old = add_webhook(alice_client, receiver.url("/hook"))
     asked = alice_client.post(f"/settings/webhooks/{hook.pk}/rotate")
@@ -270,7 +263,7 @@ def test_rotating_the_secret_asks_first_and_later_deliveries_use_the_new_one(
     assert not verify(old, got.headers[HEADER], got.body)
 
 
-def test_deleting_a_webhook_asks_first_and_takes_its_log(alice_client, receiver, work_until):
+def test_deleting_a_webhook_asks_first_and_takes_its_log(alice_client, receiver):
     hook, _ = add_webhook(alice_client, receiver.url("/hook"))
     webhooks.send_test(hook)
     work_until(finished())
@@ -282,7 +275,7 @@ def test_deleting_a_webhook_asks_first_and_takes_its_log(alice_client, receiver,
     assert not DeliveryAttempt.objects.exists()
 
 
-def test_bob_cannot_see_or_change_alices_webhooks(alice_client, bob_client, receiver, work_until):
+def test_bob_cannot_see_or_change_alices_webhooks(alice_client, bob_client, receiver):
     hook, _ = add_webhook(alice_client, receiver.url("/alice-only"))
     webhooks.send_test(hook)
     work_until(finished())

@@ -18,6 +18,8 @@ from jobs.models import (
     WebhookDelivery,
 )
 from tests.browser.conftest import WIDTHS, screenshot
+from tests.settings.receiver import Receiver
+from tests.settings.workers import work_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -63,9 +65,12 @@ def test_the_theme_switch_saves_the_preference(login_page, server, alice):
 
 
 @pytest.mark.parametrize("width", WIDTHS.values())
-def test_the_settings_page_at_desktop_and_phone_width(
-    login_page, server, alice, receiver, work_until, width
-):
+def test_the_settings_page_at_desktop_and_phone_width(login_page, server, alice, width):
+    with Receiver() as receiver:
+        settings_pages_at(login_page, server, alice, receiver, width)
+
+
+def settings_pages_at(login_page, server, alice, receiver, width) -> None:
     Quota.objects.create(user=alice, max_running_jobs=5, jobs_per_hour=20, max_urls_per_batch=1000)
     BatchJob.objects.create(owner=alice, status=JobStatus.RUNNING, total_items=3)
     page = login_page(alice, width=width)
