@@ -144,6 +144,9 @@ def post(webhook: Webhook, delivery: WebhookDelivery) -> Outcome:
         return Outcome(
             ok=False, duration_ms=_ms(started), error=f"TIMEOUT: no answer in {timeout:g} s"
         )
+    except Exception as exc:  # never leave a claimed delivery without its outcome
+        log.exception("webhook %s delivery %s: unexpected error", webhook.pk, delivery.pk)
+        return Outcome(ok=False, duration_ms=_ms(started), error=f"{type(exc).__name__}: {exc}")
     excerpt = result.body.decode(result.charset or "utf-8", "replace")
     return Outcome(
         ok=200 <= result.status < 300,
