@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After auth: the signed-in user's time zone, and the theme cookie kept in step with it.
+    "jobs.account.middleware.PreferencesMiddleware",
 ]
 
 # --- Login throttling (django-axes) ---------------------------------------------------------------
@@ -340,3 +342,46 @@ BATCHSITE_WS_MAX_BUFFER = env_int("BATCHSITE_WS_MAX_BUFFER", 1024 * 1024)
 # Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
 BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
 BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)
+
+# --- Settings page: quotas, webhooks, e-mail ------------------------------------------------
+# A new user's quota (staff change anyone's in the admin; 0 here means no limit).
+BATCHSITE_QUOTA_MAX_URLS_PER_BATCH = env_int(
+    "BATCHSITE_QUOTA_MAX_URLS_PER_BATCH", BATCHSITE_MAX_URLS_PER_BATCH
+)
+BATCHSITE_QUOTA_MAX_RUNNING_JOBS = env_int("BATCHSITE_QUOTA_MAX_RUNNING_JOBS", 20)
+BATCHSITE_QUOTA_JOBS_PER_HOUR = env_int("BATCHSITE_QUOTA_JOBS_PER_HOUR", 200)
+# Webhook deliveries: the RQ queue they run on, seconds per attempt, and how much of a
+# receiver's answer the delivery log keeps.
+BATCHSITE_WEBHOOK_QUEUE = env_str("BATCHSITE_WEBHOOK_QUEUE", "high")
+BATCHSITE_WEBHOOK_TIMEOUT = env_float("BATCHSITE_WEBHOOK_TIMEOUT", 10.0)
+BATCHSITE_WEBHOOK_EXCERPT_CHARS = env_int("BATCHSITE_WEBHOOK_EXCERPT_CHARS", 500)
+# Links in e-mails and webhook payloads start with this (the address people open the site at).
+BATCHSITE_BASE_URL = env_str(
+    "BATCHSITE_BASE_URL", f"http://{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000)}"
+).rstrip("/")
+# Notification e-mail (Django 6.1's MAILERS): SMTP to EMAIL_HOST. Without one, e-mail goes to
+# an MTA on localhost:25 (or, with DJANGO_DEBUG, to the worker's log), and the preferences page
+# says that e-mail is not set up. DJANGO_EMAIL_BACKEND picks another backend (a dotted path).
+_SMTP_HOST = env_str("EMAIL_HOST")
+BATCHSITE_EMAIL_CONFIGURED = bool(_SMTP_HOST or env_str("DJANGO_EMAIL_BACKEND"))
+MAILERS = {
+    "default": {
+        "BACKEND": env_str(
+            "DJANGO_EMAIL_BACKEND",
+            "django.core.mail.backends.console.EmailBackend"
+            if DEBUG and not _SMTP_HOST
+            else "django.core.mail.backends.smtp.EmailBackend",
+        ),
+        "OPTIONS": {}
+        if DEBUG and not _SMTP_HOST
+        else {
+            "host": _SMTP_HOST or "localhost",
+            "port": env_int("EMAIL_PORT", 25),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "timeout": env_int("EMAIL_TIMEOUT", 30),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "batchsite <batchsite@localhost>")

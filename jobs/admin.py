@@ -5,7 +5,16 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from jobs import services
-from jobs.models import ApiKey, BatchJob, ItemAttempt, JobItem, JobLogEntry, JobStatus, Runner
+from jobs.models import (
+    ApiKey,
+    BatchJob,
+    ItemAttempt,
+    JobItem,
+    JobLogEntry,
+    JobStatus,
+    Quota,
+    Runner,
+)
 
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
@@ -263,3 +272,35 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {n} key(s).", messages.SUCCESS)
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Per-user quotas. Any staff member may set them (no per-model permission needed): that is
+    what the settings page tells users to ask staff for."""
+
+    list_display = ("user", "max_urls_per_batch", "max_running_jobs", "jobs_per_hour", "updated_at")
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("updated_at",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
+        return ("user", "updated_at") if obj is not None else ("updated_at",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def save_model(self, request: HttpRequest, obj: Quota, form, change: bool) -> None:
+        from django.utils import timezone
+
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)

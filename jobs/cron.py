@@ -3,6 +3,7 @@
 from django.conf import settings
 from rq import cron
 
+from jobs.account.delivery import requeue_stale
 from jobs.tasks import reconcile
 
 cron.register(
@@ -12,4 +13,14 @@ cron.register(
     job_timeout=300,
     result_ttl=600,
     name="reconcile",
+)
+
+# Webhook deliveries whose RQ job was lost (a Redis restart) go back on the queue.
+cron.register(
+    requeue_stale,
+    queue_name=settings.BATCHSITE_WEBHOOK_QUEUE,
+    interval=60,
+    job_timeout=120,
+    result_ttl=600,
+    name="webhook-requeue",
 )

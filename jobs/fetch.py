@@ -315,8 +315,12 @@ class Fetcher:
         headers: dict | None = None,
         max_bytes: int | None = None,
         read_body: bool = True,
+        data: bytes | None = None,
     ) -> FetchResult:
         """Fetch `url`, following redirects; HTTP error statuses are results, not errors.
+
+        `data` is a request body (webhook deliveries POST one); a 301/302/303 turns the request
+        into a GET without it, a 307/308 sends it again to the next hop.
 
         Timings (ms): dns and connect (TCP + TLS) summed over all hops, redirect (time before the final
         hop started), ttfb (first request start → final response headers), total (including the body).
@@ -339,7 +343,9 @@ class Fetcher:
                 current = self._checked_target(current)
                 if self.host_delay:
                     await self._wait_for_host(current.host or "")
-                response = await _send(session, method, current, request_headers, cookies, hop)
+                response = await _send(
+                    session, method, current, request_headers, cookies, hop, data
+                )
             except ItemError as exc:
                 if not redirects:
                     raise
@@ -350,7 +356,7 @@ class Fetcher:
             next_url = self._next_hop(response, current, redirects, cookies)
             await _discard(response)
             if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method = "GET"
+                method, data = "GET", None
             if next_url.origin() != current.origin():
                 request_headers = {
                     k: v
@@ -444,13 +450,14 @@ async def _send(
     headers: dict[str, str],
     cookies: dict[str, dict[str, str]],
     hop: Hop,
+    data: bytes | None = None,
 ) -> aiohttp.ClientResponse:
     """One request, no redirects followed; errors mapped to ItemError."""
     if jar := cookies.get(url.host or ""):
         headers = {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
     try:
         return await session.request(
-            method, url, headers=headers, allow_redirects=False, trace_request_ctx=hop
+            method, url, headers=headers, data=data, allow_redirects=False, trace_request_ctx=hop
         )
     except (aiohttp.ClientError, OSError) as exc:
         raise _map_error(exc, url) from exc

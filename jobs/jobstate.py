@@ -251,6 +251,7 @@ def finalize_if_done(job_id: Any) -> bool:
             LogLevel.WARNING if final == JobStatus.FAILED else LogLevel.INFO,
         )
         events.publish_job(job, with_logs_after_seq=job.seq)
+        _notify_ended(job)
     return True
 
 
@@ -270,3 +271,11 @@ def fail_job(job: BatchJob, reason: str) -> None:
         if job.transition(JobStatus.FAILED, error=reason, progress=job.progress, **counts):
             add_log(job.pk, f"Failed: {reason}", LogLevel.ERROR)
             events.publish_job(job, with_logs_after_seq=job.seq)
+            _notify_ended(job)
+
+
+def _notify_ended(job: BatchJob) -> None:
+    """The owner's webhooks and e-mail about the job's end, queued once this commits."""
+    from jobs.account import notify  # it reaches services, which imports this module
+
+    notify.job_ended(job)

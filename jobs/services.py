@@ -12,6 +12,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from jobs import events, store, tasks
+from jobs.account import quotas
 from jobs.intake import IntakeError, IntakeResult, parse_submission
 from jobs.jobstate import add_log, finalize_if_done
 from jobs.models import COUNT_FIELDS, BatchJob, ItemStatus, JobStatus, LogLevel, Priority
@@ -29,7 +30,8 @@ FLOATS = frozenset({"item_timeout", "host_delay"})
 
 class ServiceError(Exception):
     """A request the service refuses. `errors` maps field names to messages; `status` is the
-    HTTP status an API answers with (400 bad input, 409 wrong state, 413 too large)."""
+    HTTP status an API answers with (400 bad input, 409 wrong state, 413 too large, 429 past a
+    quota)."""
 
     def __init__(
         self, errors: dict[str, list[str]] | str, status: int = 400, code: str = "invalid"
@@ -138,6 +140,12 @@ def submit_batch(
         error.intake = intake
         raise error
     with transaction.atomic():
+        try:
+            quotas.check_submission(owner, len(intake.accepted))
+        except quotas.QuotaExceeded as exc:
+            raise ServiceError(
+                {exc.field: [exc.message]}, status=429, code="quota_exceeded"
+            ) from exc
         job = BatchJob.objects.create(
             owner=owner,
             status=JobStatus.QUEUED,

@@ -1,4 +1,13 @@
-from jobs.views import dashboard, job_detail, job_list, job_new, layout
+from jobs.views import (
+    dashboard,
+    job_detail,
+    job_list,
+    job_new,
+    layout,
+    settings,
+    settings_keys,
+    settings_webhooks,
+)
 
 urlpatterns = [
     *dashboard.urlpatterns,
@@ -6,4 +15,7 @@ urlpatterns = [
     *job_new.urlpatterns,
     *job_detail.urlpatterns,
     *layout.urlpatterns,
+    *settings.urlpatterns,
+    *settings_keys.urlpatterns,
+    *settings_webhooks.urlpatterns,
 ]

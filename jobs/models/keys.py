@@ -45,11 +45,23 @@ class ApiKey(models.Model):
     @classmethod
     def issue(cls, user, name: str, scope: str = ApiKeyScope.FULL) -> tuple[ApiKey, str]:
         """Create a key; returns the row and the raw key, which is never stored."""
-        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        raw = cls._new_raw()
         key = cls.objects.create(
             user=user, name=name, scope=scope, prefix=raw[:10], key_hash=cls.hash(raw)
         )
         return key, raw
+
+    @classmethod
+    def _new_raw(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    def rotate(self) -> str:
+        """Give this key a new value; the old one stops working at once. Returns the new raw key."""
+        raw = self._new_raw()
+        self.prefix, self.key_hash = raw[:10], self.hash(raw)
+        self.created_at, self.last_used_at = timezone.now(), None
+        self.save(update_fields=["prefix", "key_hash", "created_at", "last_used_at"])
+        return raw
 
     @classmethod
     def lookup(cls, raw: str) -> ApiKey | None:

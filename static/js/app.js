@@ -52,6 +52,16 @@
       other.setAttribute("aria-pressed", String(other === choice));
     }
     window.dispatchEvent(new CustomEvent("batchsite:theme", { detail: theme }));
+    // Signed in: the theme is a preference too, so other browsers follow it.
+    const url = document.body.dataset.themeUrl;
+    if (url) {
+      fetch(url, {
+        method: "POST",
+        headers: { "X-CSRFToken": csrf() },
+        body: new URLSearchParams({ theme }),
+        credentials: "same-origin",
+      }).catch(() => {});
+    }
   });
 
   // --- sidebar on small screens

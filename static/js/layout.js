@@ -5,7 +5,8 @@ const count = document.querySelector("[data-bell-count]");
 let unseen = 0;
 
 function bump(event) {
-  if (!count) return;
+  // Preferences → Notifications → "In the app" off: no toast, no count.
+  if (!count || document.body.dataset.inAppNotify === "off") return;
   unseen += 1;
   count.textContent = unseen > 9 ? "9+" : String(unseen);
   count.hidden = false;

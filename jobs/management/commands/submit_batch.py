@@ -1,6 +1,7 @@
 """manage.py submit_batch FILE|- [--processor P] [--priority P] [--concurrency N] [--wait]
 
-Exit status: 0 all items succeeded, 1 some failed or were cancelled, 2 bad input.
+Exit status: 0 all items succeeded, 1 some failed or were cancelled, 2 bad input (or past
+the user's quota).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Command(BaseCommand):
             intake = getattr(exc, "intake", None)
             if intake is not None:
                 self._show_rejections(intake)
+            if exc.code == "quota_exceeded":  # the message says it all; no field name
+                raise BadInput(" ".join(m for ms in exc.errors.values() for m in ms)) from None
             raise BadInput(str(exc)) from None
         job, intake = submission.job, submission.intake
         self._show_rejections(intake)
