@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_item_order_indexes'),
+        ('jobs', '0006_job_owner_updated'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
