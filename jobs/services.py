@@ -174,13 +174,9 @@ def cancel_job(job: BatchJob) -> BatchJob:
     """Cancel a queued or running job: waiting items are cancelled now, running runners stop
     claiming and their in-flight items stop at their next step; the job ends `cancelled`."""
     with transaction.atomic():
-        job = BatchJob.objects.select_for_update().get(pk=job.pk)
-        if job.status not in JobStatus.ACTIVE:
-            raise ServiceError(
-                f"This job is {job.get_status_display().lower()}; only active jobs can be cancelled.",
-                status=409,
-                code="not_active",
-            )
+        # Items before the job's row, the order a runner's flush takes them in (it claims and
+        # finishes items, then adds to the job's counters): the other order deadlocked against
+        # a flush on PostgreSQL. A job that is no longer active has no waiting items.
         now = timezone.now()
         cancelled = job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.QUEUED)).update(
             status=ItemStatus.CANCELLED,
@@ -188,6 +184,13 @@ def cancel_job(job: BatchJob) -> BatchJob:
             error="Cancelled before it ran",
             finished_at=now,
         )
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.status not in JobStatus.ACTIVE:
+            raise ServiceError(
+                f"This job is {job.get_status_display().lower()}; only active jobs can be cancelled.",
+                status=409,
+                code="not_active",
+            )
         job.recount(save=False)
         counts = {field: getattr(job, field) for field in COUNT_FIELDS.values()}
         job.transition(JobStatus.CANCELLING, progress=job.progress, **counts)
