@@ -462,15 +462,25 @@ class LocalSite:
         self.stop()
 
     def _start_thread(self) -> None:
+        # The loop is made, and the app set up, on the site's own thread: the calling thread may
+        # already run a loop (Playwright's sync API does, in the browser tests).
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         loop = asyncio.new_event_loop()
         context = _ssl_context(self.certfile, self.keyfile)
-        self._runner = loop.run_until_complete(_start(sock, context))
-        self._loop = loop
+        ready = threading.Event()
+        failure: list[BaseException] = []
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            try:
+                self._runner = loop.run_until_complete(_start(sock, context))
+            except BaseException as exc:
+                failure.append(exc)
+                loop.close()
+                return
+            finally:
+                ready.set()
             try:
                 loop.run_forever()
             finally:
@@ -478,6 +488,10 @@ class LocalSite:
 
         self._thread = threading.Thread(target=run, name=f"LocalSite:{self.port}", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        self._loop = loop
 
     def _start_process(self) -> None:
         command = [sys.executable, "-m", "tests.site", "--host", self.host]
