@@ -201,6 +201,17 @@ def test_visible_words_skip_everything_hidden(html, words):
     )
 
 
+def test_link_urls_that_cannot_be_parsed_are_ignored_instead_of_crashing_the_audit():
+    html = (
+        '<head><base href="http://[::1/"><link rel="canonical" href="http://[::1/">'
+        '<link rel="alternate" hreflang="de" href="//[bad/de">'
+        '<link rel="alternate" hreflang="en" href="/en"></head>'
+    )
+    facts = read_facts(LexborHTMLParser(html), "http://example.com/a/", "batchsite")
+    assert facts.canonical is None
+    assert facts.hreflang == [{"lang": "en", "href": "http://example.com/en"}]
+
+
 def test_score_is_100_minus_the_weights_and_never_negative():
     terrible = {
         "title": {"text": None, "length": 0},
