@@ -181,6 +181,7 @@ def test_words_are_tokens_with_a_letter_or_digit():
     assert count_words("© 2025 Fresh Coffee · more — “quoted”") == 5
     assert count_words("Привет мир 日本語 l’été") == 4
     assert count_words("10\u00a0km") == 2  # a no-break space separates words
+    assert count_words("東京\u3000大阪") == 2  # so does an ideographic space
     assert count_words("... --- ***") == 0
 
 
