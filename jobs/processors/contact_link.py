@@ -6,12 +6,10 @@ notice (which names address and e-mail) over an "about" page; it must stay on th
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from urllib.parse import unquote, urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 _CONTACT_WORDS = (
     *("contact", "contacts", "kontakt", "contacto", "contato", "contatti", "contactez"),
@@ -94,23 +92,29 @@ def _candidates(tree: LexborHTMLParser) -> list[tuple[str, str]]:
     """(label, href) of the links, in document order, whose text, title or href may rank.
 
     Ranking a link takes two regex tokenisations and ~50 substring tests; a page has hundreds of
-    links and few of them rank. A link can only rank when its label or its href, lower-cased,
-    holds the hint of one of its needles, so every label and href goes into one string, searched
-    once per hint, and only the links with a hit are ranked. A "%" may hide any word in an href.
+    links and few of them rank. A link can only rank when its text, title or href, lower-cased,
+    holds the hint of one of its needles, so all of them go into one string, searched once per
+    hint, and only the links with a hit are ranked. The text searched is lexbor's own (no
+    separator between text nodes: cheaper, and it holds every word of the separated one); a "%"
+    may hide any word in an href.
     """
     anchors = tree.css("a[href]")
-    titles = {a.mem_id: a.attrs.get("title") for a in tree.css("a[href][title]")}
-    parts = []
-    for anchor in anchors:
-        title = titles.get(anchor.mem_id) if titles else None
-        parts.append(" ".join(filter(None, (anchor.text(separator=" "), title))))
-        parts.append((anchor.attrs.get("href") or "").strip())
-    data = "\n".join(parts).encode("ascii", "replace").lower()  # one byte a character
-    ends = list(itertools.accumulate(len(part) + 1 for part in parts))
+    hrefs = [(a.attrs.get("href") or "").strip() for a in anchors]
+    parts = [a.text_lexbor() for a in anchors] + hrefs
+    if titled := {a.mem_id: a.attrs.get("title") or "" for a in tree.css("a[href][title]")}:
+        parts += [titled.get(a.mem_id, "") for a in anchors]
+    # NUL between parts: the parser never leaves one in a text or an attribute. ASCII bytes, one
+    # a character, so a hit's part is the number of NULs before it.
+    data = "\0".join(parts).encode("ascii", "replace").lower()
     hits: set[int] = set()
     for hint in _HINTS:
         at = data.find(hint)
         while at != -1:
-            hits.add(bisect.bisect_right(ends, at) // 2)
+            hits.add(data.count(b"\0", 0, at) % len(anchors))
             at = data.find(hint, at + 1)
-    return [(parts[2 * i], parts[2 * i + 1]) for i in sorted(hits)]
+    return [(_label(anchors[i]), hrefs[i]) for i in sorted(hits)]
+
+
+def _label(anchor: LexborNode) -> str:
+    """What a link says: its text (a space between text nodes) and its title."""
+    return " ".join(filter(None, (anchor.text(separator=" "), anchor.attrs.get("title"))))
