@@ -9,8 +9,8 @@ like memchr. A page's text is ~50–100k characters, so each scan here is anchor
 at the digit runs marked by one bytes.translate. Each gives the same answers as the pattern tried
 everywhere (`tests/processors/test_site_profile_extract.py` and the fixture pages hold them).
 
-`emails_in_text` and `phones_in_text` take any text; `Contacts(text)` shares the collapsed text and
-its ASCII twin between the two when both are wanted (site_profile).
+`emails_in_text` and `phones_in_text` take any text; `Contacts(text)` shares the work between the
+two when both are wanted (site_profile), and collapses the text only when a scan needs it.
 """
 
 from __future__ import annotations
@@ -27,26 +27,58 @@ MAX_AT_SIGNS = 5000  # "x@y"s looked at per page: a hostile page full of them st
 
 
 class Contacts:
-    """One text, collapsed once, scanned for e-mail addresses and phone numbers."""
+    """One text scanned for e-mail addresses and phone numbers.
 
-    __slots__ = ("_ascii", "text")
+    The answers are those of the text collapsed (whitespace runs → one space), but collapsing
+    ~10,000 words costs more than the scans, so it happens only when a scan needs it: e-mails are
+    found in the raw text unless an obfuscation may need undoing (their own characters hold no
+    whitespace), and phone numbers only when the raw text holds a digit sequence long enough
+    for a phone run.
+    """
 
-    def __init__(self, text: str, *, collapsed: bool = False) -> None:
-        self.text = text if collapsed else collapse(text)
+    __slots__ = ("_ascii", "_collapsed", "_raw_ascii", "_raw_non_ascii_digit", "raw")
+
+    def __init__(self, text: str) -> None:
+        self.raw = text
+        self._collapsed: str | None = None
         self._ascii: bytes | None = None
+        self._raw_ascii: bytes | None = None
+        self._raw_non_ascii_digit: bool | None = None
+
+    @property
+    def text(self) -> str:
+        """The text collapsed, as the scans' answers are defined on."""
+        if self._collapsed is None:
+            self._collapsed = collapse(self.raw)
+        return self._collapsed
 
     @property
     def ascii(self) -> bytes:
-        """The text as ASCII bytes, one byte a character ("?" for the rest): same offsets."""
+        """The collapsed text as ASCII bytes, "?" for the rest: one byte a character."""
         if self._ascii is None:
             self._ascii = self.text.encode("ascii", "replace")
         return self._ascii
 
+    @property
+    def raw_ascii(self) -> bytes:
+        if self._raw_ascii is None:
+            self._raw_ascii = self.raw.encode("ascii", "replace")
+        return self._raw_ascii
+
+    @property
+    def non_ascii_digit(self) -> bool:
+        """Whether a digit outside ASCII (fullwidth, Arabic-Indic…) is in the text."""
+        if self._raw_non_ascii_digit is None:
+            raw = self.raw
+            self._raw_non_ascii_digit = not raw.isascii() and _has_non_ascii_digit(raw)
+        return self._raw_non_ascii_digit
+
     def emails(self) -> list[str]:
         """E-mail addresses, obfuscations undone, in order of first appearance."""
-        text = self.text
-        if _may_be_obfuscated(text, self.ascii):
-            text = _deobfuscated(text)
+        if _may_be_obfuscated(self.raw, self.raw_ascii):
+            text = _deobfuscated(self.text)
+        else:
+            text = self.raw  # "@", local part and domain hold no whitespace: same finds
         if "@" not in text:
             return []
         found: list[str] = []
@@ -59,9 +91,24 @@ class Contacts:
                 found.append(e)
         return unique(found)
 
+    def _may_hold_phone_run(self) -> bool:
+        """Whether the collapsed text may hold a phone run: six or more characters from the first
+        digit to the last, only digits, "().-/" and spaces between them.
+
+        In the raw text those spaces may be any whitespace, and a character outside ASCII may be
+        one ("?" in the ASCII twin), so both count as run characters: a run in the collapsed text
+        is always inside such a stretch of the raw one, at least as long.
+        """
+        if self.non_ascii_digit:
+            return True
+        marks = self.raw_ascii.translate(_RUN_MARKS)
+        return any(len(m.group().rstrip(b" ")) >= 6 for m in _MARKED_RUN.finditer(marks))
+
     def phones(self, region: str) -> list[str]:
         """Numbers in obvious phone contexts: after a phone label ("Tel.:", "Phone", "☎"), or
         written internationally ("+49 …"); never after a fax label. Invalid numbers are dropped."""
+        if not self._may_hold_phone_run():
+            return []
         text = self.text
         found: list[str] = []
         last_end = -_LABEL_WINDOW
@@ -94,7 +141,7 @@ class Contacts:
         (fullwidth, Arabic-Indic…) are rare enough to send the text through finditer itself.
         """
         text = self.text
-        if not text.isascii() and _has_non_ascii_digit(text):
+        if self.non_ascii_digit:
             yield from _PHONE_RUN.finditer(text)
             return
         pos = 0
@@ -129,6 +176,11 @@ _BRACKET_HINTS = {
     opener: re.compile(re.escape(opener) + r" ?(?:at|dot|punkt|@|\.) ?[\])}>]", re.IGNORECASE)
     for opener in "[({<"
 }
+# The same before collapsing: any whitespace where the collapsed text has one space.
+_RAW_BRACKET_HINTS = {
+    opener: re.compile(re.escape(opener) + r"\s*(?:at|dot|punkt|@|\.)\s*[\])}>]", re.IGNORECASE)
+    for opener in "[({<"
+}
 # "name at example dot com": only with at least one " dot " and an alphabetic last label.
 _SPELLED = re.compile(
     r"(?<![\w.+-])([a-z0-9][a-z0-9._%+-]{0,63}) at ([a-z0-9-]{1,63}(?: dot [a-z0-9-]{1,63}){1,4})\b",
@@ -157,18 +209,16 @@ _HEX_KEY = re.compile(r"[0-9a-f]{32}")
 
 def deobfuscate(text: str) -> str:
     """Undo the simple obfuscations: "[at]", "(at)", "{dot}" and "name at example dot com"."""
-    contacts = Contacts(text)  # collapsing also keeps the patterns from backtracking on spaces
-    if _may_be_obfuscated(contacts.text, contacts.ascii):
-        return _deobfuscated(contacts.text)
-    return contacts.text
+    return _deobfuscated(collapse(text))  # collapsed: the patterns cannot backtrack on spaces
 
 
-def _may_be_obfuscated(text: str, ascii_text: bytes) -> bool:
-    if any(o in text and p.search(text) for o, p in _BRACKET_HINTS.items()):
+def _may_be_obfuscated(raw: str, raw_ascii: bytes) -> bool:
+    """Whether `_deobfuscated` may change the collapsed `raw`: a bracket hint with any whitespace,
+    or "dot" in any letter case (only ASCII letters lower-case to d, o and t, so the ASCII twin
+    lower-cased says it as raw.lower() would, without a lower-cased copy of the str)."""
+    if any(o in raw and p.search(raw) for o, p in _RAW_BRACKET_HINTS.items()):
         return True
-    # " dot " in any letter case: only ASCII letters lower-case to d, o and t, so the ASCII twin
-    # lower-cased says it as text.lower() would, without building a lower-cased copy of a str.
-    return b" dot " in ascii_text.lower()
+    return b"dot" in raw_ascii.lower()
 
 
 def _deobfuscated(text: str) -> str:
@@ -230,11 +280,25 @@ _E164 = phonenumbers.PhoneNumberFormat.E164
 # (b"00*", not b"0+": `re` only jumps ahead to a pattern's leading literal, not to a repeat's).
 _DIGIT_MARKS = bytes(ord("0") if 0x30 <= byte <= 0x39 else ord(".") for byte in range(256))
 _DIGIT_RUN = re.compile(rb"00*")
-# \d outside ASCII: 670 characters, all from U+0660 on. Their UTF-8 lead bytes rule most texts out
-# with a memchr each (Latin, Cyrillic, Greek, CJK ideographs and punctuation have none of them).
-_NON_ASCII_DIGITS = "".join(chr(c) for c in range(0x80, 0x110000) if chr(c).isdecimal())
-_NON_ASCII_DIGIT = re.compile(f"[{_NON_ASCII_DIGITS}]")
-_DIGIT_LEADS = tuple(bytes([lead]) for lead in {d.encode()[0] for d in _NON_ASCII_DIGITS})
+
+
+def _run_marks() -> bytes:
+    """For _may_hold_phone_run: digits → b"0"; "().-/", ASCII whitespace and "?" (a character
+    outside ASCII, which may be whitespace such as a no-break space) → b" "; the rest → b"x"."""
+    table = bytearray(b"x" * 256)
+    table[0x30:0x3A] = b"0" * 10
+    for byte in b"().-/? \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f":
+        table[byte] = ord(" ")
+    return bytes(table)
+
+
+_RUN_MARKS = _run_marks()
+_MARKED_RUN = re.compile(rb"0[0 ]*")
+# \d outside ASCII (a digit, not 0-9): 670 characters, all from U+0660 on. The UTF-8 lead bytes
+# they start with rule most texts out with a memchr each (Latin, Greek, Cyrillic, CJK ideographs
+# and punctuation have none of them); test_non_ascii_digit_lead_bytes_are_complete checks the list.
+_NON_ASCII_DIGIT = re.compile(r"[^\D0-9]")
+_DIGIT_LEADS = (b"\xd9", b"\xdb", b"\xdf", b"\xe0", b"\xe1", b"\xea", b"\xef", b"\xf0")
 
 
 def _has_non_ascii_digit(text: str) -> bool:

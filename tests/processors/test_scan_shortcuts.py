@@ -15,13 +15,14 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from jobs.processors import contact_link as links
+from jobs.processors import contacts
 from jobs.processors.contacts import _AT, _PHONE_RUN, Contacts, emails_in_text
-from jobs.processors.profile_extract import visible_text
+from jobs.processors.profile_extract import collapse, visible_text
 from jobs.processors.social import SOCIAL_NETWORKS, classify_social, social_profiles
 
 PHONE_PIECES = [
     *("0", "1", "42", "030", "555", "1234567", "2024", "+", "(", ")", "(+", " ", "  ", "-", "/"),
-    *(".", "a", "x1", "_", "Tel.", "Fax", "☎", "+49", "\n", "é", "’", "—"),
+    *(".", "a", "x1", "_", "Tel.", "Fax", "☎", "+49", "\n", "é", "’", "—", "\xa0", "\u2003", "\t"),
     *("０３", "１２３４", "٤٩", "١٢٣", "९"),  # digits outside ASCII: fullwidth, Arabic, Devanagari
 ]
 EMAIL_PIECES = [
@@ -48,15 +49,25 @@ def random_texts(pieces: list[str], count: int, seed: int) -> list[str]:
     ],
 )
 def test_phone_runs_are_the_runs_the_pattern_finds_everywhere(text):
-    contacts = Contacts(text, collapsed=True)
-    expected = [m.span() for m in _PHONE_RUN.finditer(text)]
+    contacts = Contacts(text)
+    expected = [m.span() for m in _PHONE_RUN.finditer(collapse(text))]
     assert [m.span() for m in contacts._phone_runs()] == expected
 
 
 def test_phone_runs_on_random_text_are_the_runs_the_pattern_finds_everywhere():
     for text in random_texts(PHONE_PIECES, 3000, seed=4):
-        expected = [m.span() for m in _PHONE_RUN.finditer(text)]
-        assert [m.span() for m in Contacts(text, collapsed=True)._phone_runs()] == expected, text
+        contacts = Contacts(text)
+        expected = [m.span() for m in _PHONE_RUN.finditer(collapse(text))]
+        assert [m.span() for m in contacts._phone_runs()] == expected, text
+        # The raw-text check that lets most pages skip collapsing never misses a run.
+        assert contacts._may_hold_phone_run() or not expected, text
+
+
+def test_non_ascii_digit_lead_bytes_are_complete():
+    leads = {chr(c).encode()[:1] for c in range(0x80, 0x110000) if chr(c).isdecimal()}
+    assert leads == set(contacts._DIGIT_LEADS)
+    assert contacts._NON_ASCII_DIGIT.search("0123456789 abc") is None
+    assert contacts._NON_ASCII_DIGIT.search("tel ٣") is not None
 
 
 def test_email_anchor_and_obfuscation_hints_find_what_the_plain_scan_finds():
@@ -66,6 +77,8 @@ def test_email_anchor_and_obfuscation_hints_find_what_the_plain_scan_finds():
             m.start() for m in plain_at.finditer(text)
         ]
     assert emails_in_text("write to jane at example DoT com") == ["jane@example.com"]
+    assert emails_in_text("write to jane\n at \t example\xa0dot  com") == ["jane@example.com"]
+    assert emails_in_text("jane [\n at\n] example.org") == ["jane@example.org"]
     assert emails_in_text("jane (AT) example [dot] org") == ["jane@example.org"]
 
 
