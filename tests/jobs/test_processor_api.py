@@ -46,6 +46,21 @@ def test_a_user_processor_runs_through_a_real_worker(plugins, alice, site, burst
     assert JobLogEntry.objects.filter(job=job, item=ok, level=LogLevel.DEBUG).exists()
 
 
+def test_options_forms_are_described_in_the_openapi_schema(plugins, client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    body = schema["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    submit = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    options = {each["title"]: each for each in submit["properties"]["options"]["anyOf"]}
+    assert {"http_check", "page_audit", "site_profile", "title_probe", "broken"} <= set(options)
+    strategy = options["page_audit"]["properties"]["strategy"]
+    assert (strategy["enum"], strategy["default"]) == (["mobile", "desktop"], "mobile")
+    assert options["site_profile"]["properties"]["default_region"]["maxLength"] == 2
+    # A user's processor is described from its own form; one without options takes none.
+    assert options["title_probe"]["properties"] == {"shout": {"type": "boolean"}}
+    assert options["title_probe"]["additionalProperties"] is False
+    assert options["broken"]["properties"] == {}
+
+
 def test_options_are_validated_by_the_processor_form(plugins, alice):
     with pytest.raises(ServiceError) as caught:
         submit_batch(alice, urls=["https://example.com"], processor="title_probe", options="loud")
