@@ -25,6 +25,7 @@ from tests.conftest import refreshed
 from tests.fixture_site.app import ROOT as FIXTURES
 
 pytestmark = pytest.mark.django_db(transaction=True)
+STRATEGIES = ("mobile", "desktop")
 
 
 def expectations() -> dict[str, dict]:
@@ -134,11 +135,21 @@ def test_result_has_every_documented_field_and_a_consistent_score(
     assert items[url].current_step == "score" or items[url].status == ItemStatus.SUCCEEDED
 
 
-def test_mobile_requires_a_viewport_and_desktop_does_not(alice, fixture_site, burst_worker):
-    url = fixture_site.url("/bad.html")
-    _, mobile = run(alice, burst_worker, [url], strategy="mobile")
-    _, desktop = run(alice, burst_worker, [url], strategy="desktop")
-    mobile, desktop = mobile[url].result, desktop[url].result
+def test_mobile_requires_a_viewport_and_desktop_does_not(
+    alice, fixture_site, burst_worker, settings
+):
+    settings.BATCHSITE_USER_AGENT = "batchsite/9.9 (+https://batch.example/bot)"
+    urls = {strategy: fixture_site.url(f"/bad.html?as={strategy}") for strategy in STRATEGIES}
+    _, mobile = run(alice, burst_worker, [urls["mobile"]], strategy="mobile")
+    _, desktop = run(alice, burst_worker, [urls["desktop"]], strategy="desktop")
+    mobile, desktop = mobile[urls["mobile"]].result, desktop[urls["desktop"]].result
+    # Fetched as a smartphone and as a desktop browser, the product named in both.
+    agents = {s: fixture_site.user_agent(f"/bad.html?as={s}") for s in STRATEGIES}
+    assert "Mobile" in agents["mobile"]
+    assert "Mobile" not in agents["desktop"]
+    assert all(
+        "(compatible; batchsite/9.9 (+https://batch.example/bot))" in a for a in agents.values()
+    )
     assert (mobile["strategy"], desktop["strategy"]) == ("mobile", "desktop")
     assert "missing_viewport" in {r["code"] for r in mobile["score_reasons"]}
     assert "missing_viewport" not in {r["code"] for r in desktop["score_reasons"]}
