@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
@@ -22,6 +25,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.serializers import JobSerializer
+from jobs.processors.options import options_schemas
 
 
 class BearerKeyScheme(OpenApiAuthenticationExtension):
@@ -382,3 +386,27 @@ def add_event_streams(result: dict, generator, request, public: bool) -> dict:
     for path, operations in EVENT_STREAM_PATHS.items():
         result.setdefault("paths", {}).setdefault(path, {}).update(operations)
     return result
+
+
+# --- processor options -----------------------------------------------------------------------
+
+
+class ProcessorOptionsField(serializers.DictField):
+    """A submission's `options`: what the chosen processor's options form takes."""
+
+
+class ProcessorOptionsFieldExtension(OpenApiSerializerFieldExtension):
+    """Describes `options` with every registered processor's options (their forms, as JSON
+    Schema), built when the document is: processors registered in settings are in it too."""
+
+    target_class = ProcessorOptionsField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": (
+                "The chosen processor's options, checked by its options form (unknown options "
+                "are refused). One schema per processor, titled with its name."
+            ),
+            "anyOf": options_schemas(),
+        }

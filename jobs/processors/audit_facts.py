@@ -1,11 +1,12 @@
 """What page_audit reads from a parsed page, with selectolax (lexbor) selectors only.
 
-Speed matters (the audit runs next to http_check on 100 KB pages), and every selector is a walk of
-the whole tree in C, so the facts come from a handful of walks that return only the nodes Python
-must look at: one for metas/links/base, one for h1/img/script/style/noscript/template, three for
-<a href> (all, those that may carry a scheme or host, nofollow — only the second kind is parsed
-in Python, and cached per href), plus the body's text. Words are counted over the UTF-8 bytes of
-that text with a byte table, not a regex or a Python loop per word.
+Speed matters (the audit runs next to http_check on 100 KB pages). Every selector in a selector
+list is a walk of the whole tree in C, and every node it returns costs Python time, so the facts
+come from a few walks that return only the nodes Python must look at: metas/links/base; h1 and what
+hides text (script, style, noscript, template); images counted by the engine (``img`` and
+``img:not([alt])``); and for links, every ``<a href>`` counted, only those that may carry a scheme
+or host parsed (one ``:is()`` walk, each href cached), and the nofollow ones. Words are counted
+over the UTF-8 bytes of the body's text with a byte table, not a regex or a Python loop per word.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# The elements read in one pass: h1s, images, and what hides text (JSON-LD is in <script>).
-_ELEMENTS = "h1, img, script, style, noscript, template"
+# The elements read in one pass: h1s and what hides text (JSON-LD is in <script>).
+_ELEMENTS = "h1, script, style, noscript, template"
 NOINDEX = frozenset({"noindex", "none"})
 # X-Robots-Tag "name: value" directives that are not a user-agent prefix.
 _VALUED_DIRECTIVES = frozenset(
@@ -65,6 +66,7 @@ def read_facts(tree: LexborHTMLParser, final_url: str, token: str) -> Facts:
 def _read_head(tree: LexborHTMLParser, facts: Facts, final_url: str, token: str) -> None:
     """Metas (description, viewport, robots), <base>, canonical and hreflang links: one pass."""
     base_url = None
+    seen_base = False
     links: list[tuple[list[str], str, str]] = []
     for node in tree.css("meta[name], link[rel][href], base[href]"):
         attrs = node.attrs
@@ -83,14 +85,23 @@ def _read_head(tree: LexborHTMLParser, facts: Facts, final_url: str, token: str)
             if href:
                 rel = (attrs.get("rel") or "").lower().split()
                 links.append((rel, href, (attrs.get("hreflang") or "").strip()))
-        elif base_url is None:  # only the first <base href> counts
-            base_url = urljoin(final_url, (attrs.get("href") or "").strip())
+        elif not seen_base:  # only the first <base href> counts
+            seen_base = True
+            base_url = _join(final_url, (attrs.get("href") or "").strip())
     base_url = base_url or final_url
     for rel, href, hreflang in links:
         if "canonical" in rel and facts.canonical is None:
-            facts.canonical = urljoin(base_url, href)
-        elif "alternate" in rel and hreflang:
-            facts.hreflang.append({"lang": hreflang, "href": urljoin(base_url, href)})
+            facts.canonical = _join(base_url, href)
+        elif "alternate" in rel and hreflang and (url := _join(base_url, href)):
+            facts.hreflang.append({"lang": hreflang, "href": url})
+
+
+def _join(base: str, href: str) -> str | None:
+    """`href` made absolute, or None when it cannot be parsed (``http://[::1/``): ignored."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def _counts_as_hidden(node: LexborNode) -> bool:
@@ -113,24 +124,27 @@ def _read_elements(tree: LexborHTMLParser, facts: Facts) -> None:
     body = tree.body
     hidden_words = 0
     found: set[str] = set()
-    images = missing_alt = 0
+    # Counted by the selector engine: no Python per image.
+    images, missing_alt = len(tree.css("img")), len(tree.css("img:not([alt])"))
     for node in tree.css(_ELEMENTS):
         tag = node.tag
-        if tag == "img":
-            images += 1
-            missing_alt += "alt" not in node.attrs
-            continue
         if tag == "h1":
             facts.h1.append(collapse(node.text(deep=True, separator=" ")))
             continue
         if tag == "script":
             _script_types(node, found)
         if body is not None and _counts_as_hidden(node):
-            hidden_words += count_words(node.text(deep=True, separator=" "))
+            hidden_words += count_words(_text(node))
     facts.images = {"total": images, "missing_alt": missing_alt}
     facts.ld_types = sorted(found)
     if body is not None:
-        facts.word_count = count_words(body.text(deep=True, separator=" ")) - hidden_words
+        facts.word_count = count_words(_text(body)) - hidden_words
+
+
+def _text(node: LexborNode) -> str:
+    """A node's text for counting words: a space between text nodes, whitespace-only ones left out
+    (they hold no word, and skipping them makes the string shorter to count)."""
+    return node.text(deep=True, separator=" ", skip_empty=True)
 
 
 # --- links -----------------------------------------------------------------------------------
@@ -175,8 +189,9 @@ def _classify(href: str, home: str) -> str | None:
 
 
 # Hrefs that may carry a scheme or a host, or that are fragment-only or empty; every other href is
-# a plain relative URL, so internal without looking.
-_ODD_LINKS = 'a[href*=":"], a[href^="//"], a[href^="#"], a[href=""]'
+# a plain relative URL, so internal without looking. One :is() is one walk of the tree (a selector
+# list walks it once per selector).
+_ODD_LINKS = 'a:is([href*=":"], [href^="//"], [href^="#"], [href=""])'
 
 
 def count_links(tree: LexborHTMLParser, home: str) -> dict[str, int]:
@@ -248,7 +263,7 @@ def _byte_classes() -> tuple[bytes, bytes]:
 
 
 _TABLE, _DELETE = _byte_classes()
-_SPACES = (b"\xc2\xa0", b"\xe3\x80\x80")  # no-break space, ideographic space
+_SPACES = ("\u00a0", "\u3000")  # no-break space, ideographic space
 
 
 def count_words(text: str) -> int:
@@ -256,13 +271,14 @@ def count_words(text: str) -> int:
 
     One pass of bytes.translate keeps a b" " per space and a b"w" per word character and drops
     the rest, so a token without a word character vanishes; every token left starts after a space.
+    The two non-ASCII spaces are replaced in the str, where looking for one is a memchr (in the
+    UTF-8 bytes it is a two-byte search as slow as the count itself).
     """
-    data = text.encode("utf-8", "replace")
-    if not data.isascii():
+    if not text.isascii():
         for space in _SPACES:
-            if space in data:
-                data = data.replace(space, b" ")
-    classes = data.translate(_TABLE, _DELETE)
+            if space in text:
+                text = text.replace(space, " ")
+    classes = text.encode("utf-8", "replace").translate(_TABLE, _DELETE)
     return classes.count(b" w") + classes.startswith(b"w")
 
 

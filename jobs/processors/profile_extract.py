@@ -1,8 +1,7 @@
-"""Pure extraction helpers for site_profile: a parsed page or its text in, facts out (no I/O).
+"""Pure extraction helpers for site_profile: a parsed page in, facts out (no I/O).
 
-Structure comes from the selectolax tree (JSON-LD scripts, meta tags, links); regular expressions
-only ever run over extracted text (e-mails, phone numbers), and every one of them is bounded so a
-hostile page cannot make them backtrack for long.
+Structure comes from the selectolax tree (JSON-LD scripts, meta tags, links, the visible text);
+e-mail addresses and phone numbers in that text are `contacts`' job.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import phonenumbers
 from selectolax.lexbor import LexborHTMLParser
@@ -31,7 +30,6 @@ ADDRESS_FIELDS = (
     *("streetAddress", "postalCode", "addressLocality", "addressRegion", "addressCountry"),
 )
 MAX_JSON_LD_NODES = 5000
-MAX_AT_SIGNS = 5000  # "x@y"s looked at per page: a hostile page full of them stays cheap
 
 # --- JSON-LD ----------------------------------------------------------------------------------
 
@@ -219,149 +217,7 @@ def page_language(tree: LexborHTMLParser, content_language: str | None) -> str |
     return first or None
 
 
-# --- e-mail addresses -------------------------------------------------------------------------
-
-_BRACKET_HINT = re.compile(r"[\[({<] ?(?:at|dot|punkt|@|\.) ?[\])}>]", re.IGNORECASE)
-_BRACKET_AT = re.compile(r" ?[\[({<] ?(?:at|@) ?[\])}>] ?", re.IGNORECASE)
-_BRACKET_DOT = re.compile(r" ?[\[({<] ?(?:dot|punkt|\.) ?[\])}>] ?", re.IGNORECASE)
-# "name at example dot com": only with at least one " dot " and an alphabetic last label.
-_SPELLED = re.compile(
-    r"(?<![\w.+-])([a-z0-9][a-z0-9._%+-]{0,63}) at ([a-z0-9-]{1,63}(?: dot [a-z0-9-]{1,63}){1,4})\b",
-    re.IGNORECASE,
-)
-_SPELLED_STOP = frozenset(
-    {"look", "us", "me", "them", "him", "her", "it", "find", "visit", "here", "there", "now"}
-)
-_AT = re.compile(r"(?<=[a-z0-9._%+-])@(?=[a-z0-9])", re.IGNORECASE)
-_LOCAL_REVERSED = re.compile(r"[a-z0-9._%+-]{1,64}", re.IGNORECASE)  # matched right to left
-_DOMAIN_HEAD = re.compile(r"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}", re.IGNORECASE)
-_TLD = re.compile(r"[a-z]{2,24}|xn--[a-z0-9-]{1,59}")
-_RETINA = re.compile(r"\d(?:\.\d)?x$")  # logo@2x.png, icon@1.5x.webp
-ASSET_EXTENSIONS = frozenset(
-    {
-        *("png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff"),
-        *("css", "js", "mjs", "map", "json", "woff", "woff2", "ttf", "otf", "eot"),
-        *("mp4", "webm", "mp3", "wav", "ogg", "php", "html", "htm", "aspx"),
-    }
-)
-TRACKING_DOMAINS = ("sentry.io", "wixpress.com")  # and their subdomains: error-tracker DSNs
-_HEX_KEY = re.compile(r"[0-9a-f]{32}")
-
-
-def deobfuscate(text: str) -> str:
-    """Undo the simple obfuscations: "[at]", "(at)", "{dot}" and "name at example dot com"."""
-    text = collapse(text)  # also keeps the patterns below from backtracking on whitespace
-    # Each substitution only when its cheap hint is present: most pages have none of them.
-    if _BRACKET_HINT.search(text):
-        text = _BRACKET_DOT.sub(".", _BRACKET_AT.sub("@", text))
-    if " dot " in text.lower():
-        text = _SPELLED.sub(_unspell, text)
-    return text
-
-
-def _unspell(match: re.Match[str]) -> str:
-    local, domain = match.group(1), match.group(2)
-    if local.lower() in _SPELLED_STOP:
-        return match.group(0)
-    return f"{local}@{re.sub(r' dot ', '.', domain, flags=re.IGNORECASE)}"
-
-
-def clean_email(address: str) -> str | None:
-    """A lower-cased address, or None for asset names, tracking addresses and malformed ones."""
-    address = address.strip().strip(".").lower()
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or len(address) > 254:
-        return None
-    if local.startswith(".") or local.endswith(".") or ".." in local or ".." in domain:
-        return None
-    labels = domain.split(".")
-    if len(labels) < 2 or any(not label or label[0] == "-" or label[-1] == "-" for label in labels):
-        return None
-    if not _TLD.fullmatch(labels[-1]) or labels[-1] in ASSET_EXTENSIONS:
-        return None
-    if _RETINA.search(local) or re.match(r"\d(?:\.\d)?x\.", domain):
-        return None
-    if any(domain == d or domain.endswith("." + d) for d in TRACKING_DOMAINS):
-        return None
-    if _HEX_KEY.fullmatch(local):  # error-tracker DSN keys
-        return None
-    return address
-
-
-def emails_in_text(text: str) -> list[str]:
-    """E-mail addresses in visible text, obfuscations undone, in order of first appearance."""
-    text = deobfuscate(text)
-    found: list[str] = []
-    # Anchored at each plausible "@" (never a scan of the whole text per position): linear.
-    for _, match in zip(range(MAX_AT_SIGNS), _AT.finditer(text), strict=False):
-        at = match.start()
-        local = _LOCAL_REVERSED.match(text[max(0, at - 64) : at][::-1])
-        domain = _DOMAIN_HEAD.match(text, at + 1, at + 256)
-        if local and domain and (email := clean_email(f"{local.group()[::-1]}@{domain.group()}")):
-            found.append(email)
-    return unique(found)
-
-
-def emails_in_mailto(href: str) -> list[str]:
-    """Addresses of a mailto: link ("mailto:a@x.com,b@x.com?subject=…")."""
-    target = href.strip()[len("mailto:") :].split("?", 1)[0]
-    return unique(e for part in unquote(target).split(",") if (e := clean_email(part)))
-
-
-# --- phone numbers ----------------------------------------------------------------------------
-
-_PHONE_LABEL = re.compile(
-    r"(?P<fax>\b(?:tele)?fax\b)|(?P<tel>\b(?:tel(?:efon|ephone|éfono|efone)?|phone|fon|"
-    r"mobile?|mobil|cell|call(?: us)?|hotline|whatsapp)\b|\b[tp] ?:|☎|📞|✆)",
-    re.IGNORECASE,
-)
-_PHONE_RUN = re.compile(r"(?<![\w+])(?:\+|\(\+?)?\d[\d ().\-/]{4,24}\d(?![\w])")
-_LABEL_WINDOW = 24
-_LISTED_GAP = 8
-_E164 = phonenumbers.PhoneNumberFormat.E164
 _CCTLD_GENERIC = frozenset({"io", "co", "ai", "me", "tv", "ly", "fm", "app", "cc", "to", "ws"})
-
-
-def normalize_phone(raw: str, region: str) -> str | None:
-    """E.164 for a valid number (national formats read in `region`), else None."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, _E164)
-
-
-def phones_in_text(text: str, region: str) -> list[str]:
-    """Numbers in obvious phone contexts: after a phone label ("Tel.:", "Phone", "☎"), or written
-    internationally ("+49 …"); never after a fax label. Invalid numbers are dropped."""
-    text = collapse(text)
-    found: list[str] = []
-    last_end = -_LABEL_WINDOW
-    for run in _PHONE_RUN.finditer(text):
-        window = text[max(0, run.start() - _LABEL_WINDOW) : run.start()]
-        label = next(reversed(list(_PHONE_LABEL.finditer(window))), None)
-        if label is not None and label.group("fax"):
-            continue
-        # "Tel. 030 123456 or 030 654321": a number right after a phone number is one too.
-        listed = run.start() - last_end <= _LISTED_GAP
-        if label is None and not listed and not run.group().startswith("+"):
-            continue
-        if number := normalize_phone(run.group(), region):
-            numbers = [number]
-        else:  # a run can hold two numbers: let phonenumbers split it
-            matches = phonenumbers.PhoneNumberMatcher(run.group(), region)
-            numbers = [phonenumbers.format_number(m.number, _E164) for m in matches]
-        if numbers:
-            found.extend(numbers)
-            last_end = run.end()
-    return unique(found)
-
-
-def phone_in_tel(href: str, region: str) -> str | None:
-    target = href.strip().split(":", 1)[-1].split(";", 1)[0]
-    return normalize_phone(unquote(target), region)
 
 
 def _region_of(tag: str | None) -> str | None:
@@ -397,19 +253,27 @@ def country_hint(tree: LexborHTMLParser, url: str) -> str | None:
 # --- the page's text and links ----------------------------------------------------------------
 
 
-def visible_text(tree: LexborHTMLParser) -> str:
-    """The body's text without scripts, styles and templates (on a copy: the tree is not changed)."""
+HIDDEN_TAGS = ["script", "style", "noscript", "template", "svg"]
+
+
+def visible_text(tree: LexborHTMLParser, *, in_place: bool = False) -> str:
+    """The body's text without scripts, styles, templates and SVG.
+
+    Those are stripped from a copy of the body, or with `in_place` from the tree itself: half the
+    cost, for a caller that is done with the tree.
+    """
     body = tree.body
     if body is None:
         return ""
-    copy = body.clone()
-    copy.strip_tags(["script", "style", "noscript", "template", "svg"])
-    return copy.text(separator=" ")
+    if not in_place:
+        body = body.clone()
+    body.strip_tags(HIDDEN_TAGS)
+    return body.text(separator=" ")
 
 
 def hrefs(tree: LexborHTMLParser) -> list[str]:
     """Every link target as written (relative links cannot be mailto:, tel: or social profiles)."""
-    return [h for a in tree.css("a[href]") if (h := (a.attributes.get("href") or "").strip())]
+    return [h for a in tree.css("a[href]") if (h := (a.attrs.get("href") or "").strip())]
 
 
 def listed(value: Any, clean: Callable[[str], str | None]) -> list[str]:

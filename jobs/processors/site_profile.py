@@ -9,31 +9,31 @@ failure is noted under ``pages``. A homepage that does not answer 2xx fails the 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
 
 import phonenumbers
 from django import forms
 from selectolax.lexbor import LexborHTMLParser
 
 from jobs.processors.base import Context, ErrorCode, Item, ItemError, Processor
+from jobs.processors.contact_link import contact_link, same_site
+from jobs.processors.contacts import (
+    Contacts,
+    clean_email,
+    emails_in_mailto,
+    normalize_phone,
+    phone_in_tel,
+)
 from jobs.processors.pages import Page, get_page, robots_for, user_agent_token
 from jobs.processors.profile_extract import (
-    clean_email,
     country_hint,
-    emails_in_mailto,
-    emails_in_text,
     hrefs,
     json_ld_nodes,
     listed,
     meta_values,
-    normalize_phone,
     organization,
     page_language,
-    phone_in_tel,
-    phones_in_text,
     postal_address,
     site_description,
     site_name,
@@ -165,7 +165,11 @@ class PageFacts:
 def extract_page(
     tree: LexborHTMLParser, url: str, *, content_language: str | None, default_region: str
 ) -> PageFacts:
-    """Everything site_profile reads from one page."""
+    """Everything site_profile reads from one page.
+
+    Consumes the tree: the hidden elements (scripts, styles, templates, SVG) are stripped from it
+    last, to read the visible text without copying the page first.
+    """
     nodes, bad = json_ld_nodes(tree)
     org = organization(nodes)
     metas = meta_values(tree)
@@ -178,7 +182,7 @@ def extract_page(
     targets = hrefs(tree)
     emails, phones = [], []
     for href in targets:
-        lowered = href.lower()
+        lowered = href[:7].lower()
         if lowered.startswith("mailto:"):
             emails.extend(emails_in_mailto(href))
         elif lowered.startswith(("tel:", "callto:")) and (number := phone_in_tel(href, region)):
@@ -186,11 +190,11 @@ def extract_page(
     if org is not None:
         emails.extend(listed(org.get("email"), lambda v: clean_email(v.removeprefix("mailto:"))))
         phones.extend(listed(org.get("telephone"), lambda v: normalize_phone(v, region)))
-    text = visible_text(tree)
-    facts.emails = unique([*emails, *emails_in_text(text)])
-    facts.phones = unique([*phones, *phones_in_text(text, region)])
     same_as = listed(org.get("sameAs"), str) if org is not None else []
     facts.social = social_profiles([*same_as, *targets])  # the site's own sameAs list first
+    text = Contacts(visible_text(tree, in_place=True))  # last: it strips the hidden elements
+    facts.emails = unique([*emails, *text.emails()])
+    facts.phones = unique([*phones, *text.phones(region)])
     return facts
 
 
@@ -219,75 +223,3 @@ def merge(found: list[PageFacts]) -> dict[str, Any]:
         "address": next((facts.address for facts in found if facts.address), None),
         "language": next((facts.language for facts in found if facts.language), None),
     }
-
-
-# --- the contact/about link -------------------------------------------------------------------
-
-_CONTACT_WORDS = (
-    *("contact", "contacts", "kontakt", "contacto", "contato", "contatti", "contactez"),
-    *("get in touch", "reach us"),
-)
-_LEGAL_WORDS = ("impressum", "imprint", "legal notice", "mentions légales", "aviso legal")
-_ABOUT_WORDS = (
-    *("about", "about us", "über uns", "ueber uns", "uber uns", "company", "unternehmen"),
-    *("who we are", "our story", "qui sommes nous", "chi siamo", "sobre nosotros"),
-)
-# Best first: a contact page over a legal notice (which names address and e-mail) over "about".
-_LINK_RANKS = ((3, _CONTACT_WORDS), (2, _LEGAL_WORDS), (1, _ABOUT_WORDS))
-_NOT_LINKS = ("#", "mailto:", "tel:", "javascript:", "data:")
-MAX_URL_LENGTH = 2048
-_NOT_PAGES = frozenset({"pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "zip", "doc", "docx"})
-
-
-def _words(text: str) -> str:
-    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
-
-
-_NEEDLES = tuple((rank, tuple(map(_words, words))) for rank, words in _LINK_RANKS)
-
-
-def link_rank(text: str, href_path: str) -> int:
-    """How good a link looks as the contact/about page, from its text and path: 0 means not."""
-    text_words, path_words = _words(text), _words(unquote(href_path))
-    for rank, needles in _NEEDLES:
-        if any(needle in text_words or needle in path_words for needle in needles):
-            return rank
-    return 0
-
-
-def site_host(host: str | None) -> str:
-    host = (host or "").lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
-
-
-def same_site(url: str, other: str) -> bool:
-    """Same host, or its www. variant (and the same port)."""
-    try:
-        a, b = urlsplit(url), urlsplit(other)
-        return site_host(a.hostname) == site_host(b.hostname) and a.port == b.port
-    except ValueError:  # a port out of range, a bad IPv6 literal
-        return False
-
-
-def contact_link(tree: LexborHTMLParser, base_url: str) -> str | None:
-    """The best same-site contact/about link on the page (document order breaks ties)."""
-    here = base_url.split("#", 1)[0]
-    best: tuple[int, str | None] = (0, None)
-    for anchor in tree.css("a[href]"):
-        href = (anchor.attributes.get("href") or "").strip()
-        if not href or len(href) > MAX_URL_LENGTH or href.lower().startswith(_NOT_LINKS):
-            continue
-        label = " ".join(filter(None, (anchor.text(separator=" "), anchor.attributes.get("title"))))
-        if link_rank(label, href) <= best[0]:  # cheap filter on the raw href: most links are out
-            continue
-        try:
-            url = urljoin(base_url, href).split("#", 1)[0]
-            path = urlsplit(url).path
-        except ValueError:  # a bad IPv6 literal
-            continue
-        rank = link_rank(label, path)
-        if rank <= best[0] or path.rsplit(".", 1)[-1].lower() in _NOT_PAGES:
-            continue
-        if url.startswith(("http://", "https://")) and url != here and same_site(url, base_url):
-            best = (rank, url)
-    return best[1]

@@ -3,6 +3,8 @@ profiles only, never share or intent links."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -86,11 +88,39 @@ def classify_social(url: str) -> tuple[str, str] | None:
     return network, f"https://{host}/{'/'.join(segments)}"
 
 
+# A profile's host name, lower-cased, holds one of these. Looking for them in all of a page's links
+# at once (a few memchr-speed finds) spares running _SOCIAL_HINT on each of its hundreds of links.
+_HOST_MARKS = (
+    *(b"linkedin.", b"twitter.", b"x.com", b"facebook.", b"fb.com", b"instagram.", b"youtube."),
+    b"github.",
+)
+
+
 def social_profiles(urls: Iterable[str]) -> dict[str, str]:
     """The first profile per network among `urls`, in the networks' fixed order."""
     found: dict[str, str] = {}
-    for url in urls:
+    for url in _maybe_social(list(urls)):
         hit = classify_social(url)
         if hit is not None:
             found.setdefault(*hit)
     return {network: found[network] for network in SOCIAL_NETWORKS if network in found}
+
+
+def _maybe_social(urls: list[str]) -> list[str]:
+    """The URLs, in order, whose ASCII lower-case holds a network's host name.
+
+    Host names are compared lower-cased, and the only character outside ASCII that lower-cases
+    into ASCII letters there is U+212A KELVIN SIGN ("k"): a page with one has every URL checked.
+    """
+    joined = "\n".join(urls)
+    if "\u212a" in joined:
+        return urls
+    data = joined.encode("ascii", "replace").lower()  # one byte a character: same offsets
+    ends = list(itertools.accumulate(len(url) + 1 for url in urls))
+    hits: set[int] = set()
+    for mark in _HOST_MARKS:
+        at = data.find(mark)
+        while at != -1:
+            hits.add(bisect.bisect_right(ends, at))
+            at = data.find(mark, at + 1)
+    return [urls[index] for index in sorted(hits)]

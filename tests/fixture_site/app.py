@@ -14,7 +14,8 @@ path to extra response headers, plus a few pseudo-headers that steer the server:
       "/moved": {":status": 301, "Location": "/good.html"}   # a path with no file: empty body
     }
 
-``GET /_hits`` answers ``{path: requests so far}`` (e.g. to check robots.txt is fetched once per job).
+``GET /_hits`` answers ``{path: requests so far}`` (e.g. to check robots.txt is fetched once per job);
+``GET /_agents`` answers ``{path?query: User-Agent of its last request}``.
 
 Files named ``*.expected.json`` hold the right answers for the page next to them; they are served
 too (harmless). Python files and dot/underscore names are not served.
@@ -52,6 +53,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 _FILES = web.AppKey("files", dict)
 _HEADERS = web.AppKey("headers", dict)
 _HITS = web.AppKey("hits", Counter)
+_AGENTS = web.AppKey("agents", dict)
 
 
 def load_headers() -> dict[str, dict]:
@@ -98,9 +100,14 @@ async def hits(request: web.Request) -> web.Response:
     return web.json_response(dict(request.app[_HITS]))
 
 
+async def agents(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_AGENTS])
+
+
 async def serve(request: web.Request) -> web.Response:
     path = request.path
     request.app[_HITS][path] += 1
+    request.app[_AGENTS][request.path_qs] = request.headers.get("User-Agent")
     extra = dict(request.app[_HEADERS].get(path, {}))
     status = int(extra.pop(":status", 200))
     delay = float(extra.pop(":delay-ms", 0))
@@ -128,7 +135,9 @@ def make_app() -> web.Application:
     app[_FILES] = {}
     app[_HEADERS] = load_headers()
     app[_HITS] = Counter()
+    app[_AGENTS] = {}
     app.router.add_get("/_hits", hits)
+    app.router.add_get("/_agents", agents)
     app.router.add_get("/{tail:.*}", serve)
     return app
 
@@ -162,6 +171,11 @@ class FixtureSite:
         """How many requests `path` has had since the site started."""
         with _OPENER.open(self.url("/_hits"), timeout=10) as response:
             return json.load(response).get(path, 0)
+
+    def user_agent(self, path_qs: str) -> str | None:
+        """The User-Agent of the last request for `path_qs` ("/good.html?x=1")."""
+        with _OPENER.open(self.url("/_agents"), timeout=10) as response:
+            return json.load(response).get(path_qs)
 
     def start(self) -> FixtureSite:
         if self.in_process:

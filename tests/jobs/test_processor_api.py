@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from jobs.models import ItemStatus, JobLogEntry, JobStatus, LogLevel
+from jobs.processors.base import Cancelled, Context
 from jobs.processors.registry import get_processor, processors
 from jobs.services import ServiceError, cancel_job, submit_batch
 from tests.conftest import kill_process_group, refreshed, start_worker_process
@@ -43,7 +46,42 @@ def test_a_user_processor_runs_through_a_real_worker(plugins, alice, site, burst
         "HTTP_ERROR",
         404,
     )
+    assert (ok.progress, missing.current_step, missing.progress) == (100.0, "fetch", 0.0)
     assert JobLogEntry.objects.filter(job=job, item=ok, level=LogLevel.DEBUG).exists()
+
+
+def test_ctx_step_reports_the_step_and_progress_and_stops_a_cancelled_item():
+    cancelled = False
+    ctx = Context(
+        fetcher=None,
+        job_id="job",
+        options={},
+        cache={},
+        is_cancelled=lambda: cancelled,
+        log_sink=lambda level, message: None,
+        steps=("fetch", "parse", "robots", "score"),
+    )
+    asyncio.run(ctx.step("robots"))
+    assert (ctx.step_name, ctx.progress) == ("robots", 50.0)
+    cancelled = True
+    with pytest.raises(Cancelled):
+        asyncio.run(ctx.step("score"))
+    assert ctx.step_name == "robots"  # stopped where it was
+
+
+def test_options_forms_are_described_in_the_openapi_schema(plugins, client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    body = schema["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    submit = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    options = {each["title"]: each for each in submit["properties"]["options"]["anyOf"]}
+    assert {"http_check", "page_audit", "site_profile", "title_probe", "broken"} <= set(options)
+    strategy = options["page_audit"]["properties"]["strategy"]
+    assert (strategy["enum"], strategy["default"]) == (["mobile", "desktop"], "mobile")
+    assert options["site_profile"]["properties"]["default_region"]["maxLength"] == 2
+    # A user's processor is described from its own form; one without options takes none.
+    assert options["title_probe"]["properties"] == {"shout": {"type": "boolean"}}
+    assert options["title_probe"]["additionalProperties"] is False
+    assert options["broken"]["properties"] == {}
 
 
 def test_options_are_validated_by_the_processor_form(plugins, alice):

@@ -25,6 +25,7 @@ from tests.conftest import refreshed
 from tests.fixture_site.app import ROOT as FIXTURES
 
 pytestmark = pytest.mark.django_db(transaction=True)
+STRATEGIES = ("mobile", "desktop")
 
 
 def expectations() -> dict[str, dict]:
@@ -134,11 +135,21 @@ def test_result_has_every_documented_field_and_a_consistent_score(
     assert items[url].current_step == "score" or items[url].status == ItemStatus.SUCCEEDED
 
 
-def test_mobile_requires_a_viewport_and_desktop_does_not(alice, fixture_site, burst_worker):
-    url = fixture_site.url("/bad.html")
-    _, mobile = run(alice, burst_worker, [url], strategy="mobile")
-    _, desktop = run(alice, burst_worker, [url], strategy="desktop")
-    mobile, desktop = mobile[url].result, desktop[url].result
+def test_mobile_requires_a_viewport_and_desktop_does_not(
+    alice, fixture_site, burst_worker, settings
+):
+    settings.BATCHSITE_USER_AGENT = "batchsite/9.9 (+https://batch.example/bot)"
+    urls = {strategy: fixture_site.url(f"/bad.html?as={strategy}") for strategy in STRATEGIES}
+    _, mobile = run(alice, burst_worker, [urls["mobile"]], strategy="mobile")
+    _, desktop = run(alice, burst_worker, [urls["desktop"]], strategy="desktop")
+    mobile, desktop = mobile[urls["mobile"]].result, desktop[urls["desktop"]].result
+    # Fetched as a smartphone and as a desktop browser, the product named in both.
+    agents = {s: fixture_site.user_agent(f"/bad.html?as={s}") for s in STRATEGIES}
+    assert "Mobile" in agents["mobile"]
+    assert "Mobile" not in agents["desktop"]
+    assert all(
+        "(compatible; batchsite/9.9 (+https://batch.example/bot))" in a for a in agents.values()
+    )
     assert (mobile["strategy"], desktop["strategy"]) == ("mobile", "desktop")
     assert "missing_viewport" in {r["code"] for r in mobile["score_reasons"]}
     assert "missing_viewport" not in {r["code"] for r in desktop["score_reasons"]}
@@ -181,6 +192,7 @@ def test_words_are_tokens_with_a_letter_or_digit():
     assert count_words("© 2025 Fresh Coffee · more — “quoted”") == 5
     assert count_words("Привет мир 日本語 l’été") == 4
     assert count_words("10\u00a0km") == 2  # a no-break space separates words
+    assert count_words("東京\u3000大阪") == 2  # so does an ideographic space
     assert count_words("... --- ***") == 0
 
 
@@ -199,6 +211,17 @@ def test_visible_words_skip_everything_hidden(html, words):
     assert (
         read_facts(LexborHTMLParser(html), "http://example.com/", "batchsite").word_count == words
     )
+
+
+def test_link_urls_that_cannot_be_parsed_are_ignored_instead_of_crashing_the_audit():
+    html = (
+        '<head><base href="http://[::1/"><link rel="canonical" href="http://[::1/">'
+        '<link rel="alternate" hreflang="de" href="//[bad/de">'
+        '<link rel="alternate" hreflang="en" href="/en"></head>'
+    )
+    facts = read_facts(LexborHTMLParser(html), "http://example.com/a/", "batchsite")
+    assert facts.canonical is None
+    assert facts.hreflang == [{"lang": "en", "href": "http://example.com/en"}]
 
 
 def test_score_is_100_minus_the_weights_and_never_negative():

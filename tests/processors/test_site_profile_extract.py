@@ -8,27 +8,23 @@ import pytest
 from django.core.exceptions import ValidationError
 from selectolax.lexbor import LexborHTMLParser
 
-from jobs.processors.profile_extract import (
+from jobs.processors.contact_link import contact_link, link_rank, same_site
+from jobs.processors.contacts import (
     clean_email,
-    clean_title,
-    country_hint,
     emails_in_mailto,
     emails_in_text,
-    json_ld_nodes,
     normalize_phone,
-    page_language,
-    parse_json_ld,
     phone_in_tel,
     phones_in_text,
 )
-from jobs.processors.site_profile import (
-    SiteProfile,
-    contact_link,
-    extract_page,
-    link_rank,
-    merge,
-    same_site,
+from jobs.processors.profile_extract import (
+    clean_title,
+    country_hint,
+    json_ld_nodes,
+    page_language,
+    parse_json_ld,
 )
+from jobs.processors.site_profile import SiteProfile, extract_page, merge
 from jobs.processors.social import classify_social, social_profiles
 
 
