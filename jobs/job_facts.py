@@ -1,6 +1,6 @@
 """What the job page shows, read cheaply: every function is one query (or none) whose cost does
-not grow with the number of items, except the lazily loaded failure breakdowns, which read only
-the failed items. Counts per status come from the denormalised counters on BatchJob.
+not grow with the number of items. Counts per status come from the denormalised counters on
+BatchJob; failures by cause are jobs.item_groups.
 """
 
 from __future__ import annotations
@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Value
-from django.db.models.functions import Concat, StrIndex, Substr
+from django.db.models import Count
 from django.utils import timezone
 
-from jobs.api.serializers import _iso
 from jobs.models import (
     BatchJob,
     ItemStatus,
@@ -29,11 +27,8 @@ from jobs.models import (
 )
 from jobs.processors.registry import UnknownProcessor, get_processor
 
-# Items a "retry this group" button can put back (services.retry_items accepts these).
-RETRYABLE = (ItemStatus.FAILED, ItemStatus.CANCELLED)
 LOG_LINES_SHOWN = 200
 LOG_EXPORT_CHUNK = 2000
-GROUPS_SHOWN = 12
 # Order of the stacked bar and its legend: finished first, then what is still to come.
 STATUS_ORDER = (
     ItemStatus.SUCCEEDED,
@@ -152,48 +147,6 @@ def in_flight(job: BatchJob, processor: Processor) -> dict[str, Any]:
     }
 
 
-def failure_groups(job: BatchJob) -> list[dict[str, Any]]:
-    """Failed and cancelled items per error code: one grouped query, largest group first."""
-    if not (job.count_failed or job.count_cancelled):
-        return []
-    rows = (
-        JobItem.objects.filter(job=job, status__in=RETRYABLE)
-        .values_list("error_code")
-        .annotate(n=Count("id"))
-        .order_by("-n", "error_code")
-    )
-    return [
-        {"key": code or "", "label": code or "No error code", "count": n, "error_code": code}
-        for code, n in rows
-    ]
-
-
-def host_expression():
-    """The host[:port] of a normalised URL ("scheme://host[:port]/path…"), in SQL."""
-    rest = Substr(F("url"), StrIndex(F("url"), Value("://")) + 3)
-    return Substr(rest, 1, StrIndex(Concat(rest, Value("/")), Value("/")) - 1)
-
-
-def breakdown(job: BatchJob, by: str) -> list[dict[str, Any]]:
-    """Failed and cancelled items grouped by HTTP status, host or the step they ended at."""
-    failed = JobItem.objects.filter(job=job, status__in=RETRYABLE)
-    if by == "http":
-        rows = (
-            failed.filter(http_status__isnull=False)
-            .values_list("http_status")
-            .annotate(n=Count("id"))
-        )
-        groups = [{"key": str(s), "label": f"HTTP {s}", "count": n} for s, n in rows]
-    elif by == "host":
-        rows = failed.annotate(host=host_expression()).values_list("host").annotate(n=Count("id"))
-        groups = [{"key": h, "label": h or "(no host)", "count": n} for h, n in rows]
-    else:
-        rows = failed.values_list("current_step").annotate(n=Count("id"))
-        groups = [{"key": s, "label": s or "before the first step", "count": n} for s, n in rows]
-    groups.sort(key=lambda g: (-g["count"], g["label"]))
-    return groups[:GROUPS_SHOWN]
-
-
 def recent_logs(job: BatchJob, n: int = LOG_LINES_SHOWN) -> list[dict[str, Any]]:
     """The last n log lines, oldest first (the (job, id) index, read backwards)."""
     entries = list(
@@ -226,7 +179,8 @@ def log_text_chunks(job_id: Any) -> Iterator[str]:
         if not rows:
             return
         yield "".join(
-            f"{_iso(ts)}  {LogLevel(level).label.upper():<7}  {message}\n"
+            f"{ts.astimezone(UTC).isoformat(timespec='milliseconds')}  "
+            f"{LogLevel(level).label.upper():<7}  {message}\n"
             for _, ts, level, message in rows
         )
         after = rows[-1][0]

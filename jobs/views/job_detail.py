@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
-from jobs import job_facts
+from jobs import item_groups, job_facts
 from jobs.access import get_job_for_user
 from jobs.api.item_views import (
     ITEM_PARAMS,
@@ -124,6 +124,7 @@ def items_context(job: BatchJob, params: dict[str, Any]) -> dict[str, Any]:
             "status": statuses[0] if len(statuses) == 1 else "",
             "error_code": codes[0] if len(codes) == 1 else "",
             "search": params.get("search", ""),
+            "http_status": params.get("http_status"),
         },
         "status_choices": ItemStatus.choices,
         "error_codes": ErrorCode.values,
@@ -139,7 +140,7 @@ def insights_context(job: BatchJob, processor: job_facts.Processor) -> dict[str,
         "job": job,
         "processor": processor,
         "perf": job_facts.performance(job),
-        "failures": job_facts.failure_groups(job),
+        "failures": item_groups.groups(job, "code"),
         "flight": job_facts.in_flight(job, processor),
         "breakdowns": BREAKDOWNS,
     }
@@ -164,8 +165,9 @@ def page_data(job: BatchJob, logs: list[dict[str, Any]]) -> dict[str, Any]:
         "urls": {
             "api": base,
             "logs": f"{base}/logs",
-            "cancel": f"{base}/cancel",
-            "retry": f"{base}/retry",
+            "cancel": reverse("job-cancel", args=[job.pk]),
+            "retry": reverse("job-retry", args=[job.pk]),
+            "delete": reverse("job-delete", args=[job.pk]),
             "insights": f"{here}/insights",
             "items": f"{here}/items",
             "list": reverse("job-list"),
@@ -237,9 +239,9 @@ def item_detail(request: HttpRequest, pk, item_id: int) -> HttpResponse:
 def failures(request: HttpRequest, pk, by: str) -> HttpResponse:
     """Failed items grouped by HTTP status, host or step (loaded when its tab is chosen)."""
     job = get_job_for_user(request.user, pk)
-    if by not in BREAKDOWNS or by == "code":
+    if by not in item_groups.BY or by == "code":
         raise Http404("No such breakdown.")
-    context = {"job": job, "by": by, "groups": job_facts.breakdown(job, by)}
+    context = {"job": job, "by": by, "groups": item_groups.groups(job, by)}
     return render(request, f"{TEMPLATE}#breakdown", context)
 
 
