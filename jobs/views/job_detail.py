@@ -197,9 +197,10 @@ def page(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 @require_GET
 def insights(request: HttpRequest, pk) -> HttpResponse:
-    """Performance, failures and in-flight work, plus the header's times out of band."""
+    """Performance, failures and in-flight work, plus the header's times: elements the page
+    script swaps in by id."""
     job = get_job_for_user(request.user, pk)
-    context = {**insights_context(job, job_facts.processor_facts(job)), "oob": True}
+    context = insights_context(job, job_facts.processor_facts(job))
     return render(request, f"{TEMPLATE}#insights", context)
 
 

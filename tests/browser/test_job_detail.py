@@ -1,0 +1,97 @@
+"""The job page in a real browser against a real daphne and a real worker: it follows a job to
+its end without a reload, keeps moving while the sockets are down, and is usable by keyboard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import ItemStatus, JobLogEntry
+from jobs.services import submit_batch
+from tests.browser.conftest import WIDTHS, run_worker_burst, screenshot
+from tests.browser.test_live_connection import SocketSwitch
+from tests.conftest import refreshed
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def expect_counts_match_the_database(page, job) -> None:
+    job = refreshed(job)
+    for status in ItemStatus.values:
+        legend = page.locator(f'[data-legend="{status}"] [data-legend-count]')
+        expect(legend).to_have_text(f"{job.counts[status]:,}")
+    expect(page.locator("[data-done]")).to_have_text(f"{job.done_items:,}")
+
+
+def test_the_page_follows_a_job_while_sockets_drop_and_come_back(
+    login_page, server, alice, browser_site, worker
+):
+    urls = [browser_site.url(f"/delay/150/{i}") for i in range(60)] + [browser_site.url("/reset")]
+    job = submit_batch(alice, urls=urls, concurrency=2, max_attempts=1, processor="title_probe").job
+    page = login_page(alice)
+    switch = SocketSwitch(page.context)
+    page.goto(f"{server}/jobs/{job.pk}")
+    indicator = page.locator("#conn")
+    expect(indicator).to_have_attribute("data-state", "live")
+    expect(page.locator("[data-job-badge] .badge")).to_have_text("Running", timeout=20_000)
+
+    switch.cut()
+    expect(indicator).to_have_attribute("data-state", "reconnecting")
+    expect(indicator).to_have_attribute("data-state", "polling", timeout=20_000)
+    before = page.locator("[data-done]").inner_text()
+    # Polling keeps the numbers moving.
+    expect(page.locator("[data-done]")).not_to_have_text(before, timeout=15_000)
+
+    switch.restore()
+    expect(indicator).to_have_attribute("data-state", "live", timeout=30_000)
+    expect(page.locator("[data-progress-label]")).to_have_text("100 %", timeout=60_000)
+    expect(page.locator("[data-job-badge] .badge")).to_have_text("Completed with errors")
+    expect_counts_match_the_database(page, job)
+    # No gap in the log: every line the job wrote is on the page, once, in order.
+    ids = list(JobLogEntry.objects.filter(job=job).order_by("id").values_list("id", flat=True))
+    shown = [
+        int(i)
+        for i in page.locator("[data-log] .log__line").evaluate_all(
+            "lines => lines.map(l => l.dataset.id)"
+        )
+    ]
+    assert shown == ids
+    assert page.errors == []
+
+
+def test_the_job_page_by_keyboard_and_at_every_size(login_page, server, alice, browser_site):
+    urls = [browser_site.url(p) for p in ("/ok", "/ok/a", "/404", "/status/500", "/reset")]
+    job = submit_batch(
+        alice, urls=urls, processor="page_audit", max_attempts=1, name="Spring audit"
+    ).job
+    run_worker_burst()
+    for width in WIDTHS.values():
+        for scheme in ("light", "dark"):
+            page = login_page(alice, width=width, color_scheme=scheme)
+            page.goto(f"{server}/jobs/{job.pk}")
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+            screenshot(page, f"job-detail-{scheme}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            assert page.errors == []
+
+    page = login_page(alice)
+    page.goto(f"{server}/jobs/{job.pk}")
+    # Failures by cause: the tabs answer to the arrow keys and load their grouping.
+    page.get_by_role("tab", name="Error code").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="HTTP status")).to_be_focused()
+    expect(page.get_by_role("tabpanel")).to_contain_text("HTTP 404")
+    # An item row opens with Enter and shows its attempts.
+    toggle = page.locator("[data-item-toggle]").nth(2)
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(".jd-item-detail")).to_contain_text("Attempts")
+    # Retry one group: the job is queued again.
+    page.get_by_role("tab", name="Error code").click()
+    page.locator('[data-retry-key="HTTP_ERROR"]').click()
+    expect(page.locator("#toasts")).to_contain_text("2 items queued again")
+    expect(page.locator("[data-job-badge] .badge")).to_have_text(re.compile("Queued|Running"))
+    assert page.errors == []
