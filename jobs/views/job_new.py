@@ -120,7 +120,7 @@ def render_page(
         "file_dropped": form.is_bound and "file" in request.FILES,
         "limits": {
             "urls": settings.BATCHSITE_MAX_URLS_PER_BATCH,
-            "bytes": settings.BATCHSITE_MAX_UPLOAD_BYTES,
+            "megabytes": f"{settings.BATCHSITE_MAX_UPLOAD_BYTES / 2**20:.3g}",
         },
         **preview_context(intake, refusal, processor.name, form["concurrency"].value()),
     }

@@ -25,8 +25,14 @@ form.elements.text.addEventListener("keydown", (event) => {
   }
 });
 
-// One submission at a time: a big list takes a moment to store.
-form.addEventListener("submit", () => {
+// One submission at a time: a big list takes a moment to store. A check (or the options of a
+// processor) still on its way is let finish first: leaving the page would abort it half-way.
+form.addEventListener("submit", (event) => {
+  if (form.matches(".htmx-request") || form.querySelector(".htmx-request")) {
+    event.preventDefault();
+    form.addEventListener("htmx:afterRequest", () => form.requestSubmit(), { once: true });
+    return;
+  }
   const button = form.querySelector("button[type=submit]");
   setTimeout(() => {
     button.disabled = true;
