@@ -263,10 +263,10 @@ class Live {
 const FINAL = { job_completed: 1, job_failed: 1 };
 
 // What a (re)subscription says the page already has. The log cursor, when there is one, goes
-// alone: the server replays the lines after it, and also filters live events by last_seq, which
-// would drop a line written at the very seq the page showed (a log line carries the job's seq
-// from before the change it reports). Without a log cursor, last_seq. Either way the page drops
-// what it already has (status by seq, log lines by id).
+// alone: the server replays the lines after it, and it would also drop live events not newer
+// than a last_seq — among them a line a runner writes without changing the job (it carries the
+// seq the page already showed). Without a log cursor, last_seq. Either way the page drops what
+// it already has (status by seq, log lines by id).
 function subscribeMessage(jobId, entry) {
   const message = { event: "subscribe_job", job_id: jobId };
   if (entry.lastLogId != null) message.last_log_id = entry.lastLogId;

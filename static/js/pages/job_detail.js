@@ -186,7 +186,13 @@ function refreshItems() {
 }
 
 // --- items in view ------------------------------------------------------------------------------
+let flashing = [];
+
 function applyItems(items) {
+  // The flash restarts on the next frame (removing and adding the class in one frame would
+  // not restart it, and forcing a layout per row to do so costs too much at speed).
+  for (const row of flashing) row.classList.remove("jd-flash");
+  const changed = [];
   for (const item of items) {
     const row = $(`tr[data-item-id="${item.id}"]`);
     if (!row) continue;
@@ -203,10 +209,12 @@ function applyItems(items) {
     } else {
       error.replaceChildren();
     }
-    row.classList.remove("jd-flash");
-    void row.offsetWidth; // restart the animation
-    row.classList.add("jd-flash");
+    changed.push(row);
   }
+  flashing = changed;
+  requestAnimationFrame(() => {
+    for (const row of changed) row.classList.add("jd-flash");
+  });
 }
 
 root.addEventListener("click", (event) => {
@@ -296,9 +304,16 @@ function logLine(entry) {
   return line;
 }
 
+// Whether the log follows its tail: kept from scroll events, so appending reads no layout.
+let following = true;
+let scrolledByUs = false;
+log.addEventListener("scroll", () => {
+  if (scrolledByUs) scrolledByUs = false; // our own scroll to the tail: still following
+  else following = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+}, { passive: true });
+
 function appendLog(entries) {
   if (!entries.length) return;
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
   for (const entry of entries) {
     // In id order, also for a line that arrives after a later one.
     let after = log.lastElementChild;
@@ -307,18 +322,25 @@ function appendLog(entries) {
     else log.prepend(logLine(entry));
   }
   while (log.childElementCount > LOG_LINES_KEPT) log.firstElementChild.remove();
-  $("[data-log-note]").textContent =
-    log.childElementCount >= LOG_LINES_KEPT ? `The last ${number(LOG_LINES_KEPT)} lines; download the log for all of it.` : "";
-  if (atBottom) log.scrollTop = log.scrollHeight;
+  setText("[data-log-note]", log.childElementCount >= LOG_LINES_KEPT ? `The last ${number(LOG_LINES_KEPT)} lines; download the log for all of it.` : "");
+  // Scrolled on the next frame, once this one's layout is done, rather than forcing it now.
+  if (following) requestAnimationFrame(scrollToTail);
 }
 
-function onLogEntry(entry) {
+function scrollToTail() {
+  if (log.scrollHeight - log.clientHeight - log.scrollTop < 1) return;
+  scrolledByUs = true;
+  log.scrollTop = log.scrollHeight;
+}
+
+function onLogEntries(entries) {
   if (pauseButton.getAttribute("aria-pressed") === "true") {
-    held.push(entry);
+    held.push(...entries);
+    if (held.length > LOG_LINES_KEPT) held.splice(0, held.length - LOG_LINES_KEPT);
     pauseButton.textContent = `Resume (${number(held.length)} new)`;
     return;
   }
-  appendLog([entry]);
+  appendLog(entries);
 }
 
 pauseButton.addEventListener("click", () => {
@@ -328,14 +350,14 @@ pauseButton.addEventListener("click", () => {
   if (!paused) {
     const entries = held;
     held = [];
+    following = true;
     appendLog(entries);
-    log.scrollTop = log.scrollHeight;
   }
 });
 levelSelect.addEventListener("change", filterLog);
 searchBox.addEventListener("input", filterLog);
 for (const time of $$(".log__time", log)) time.textContent = clock(time.dateTime);
-log.scrollTop = log.scrollHeight;
+scrollToTail();
 
 // --- actions: cancel, retry, delete (confirmed in a dialog where they destroy something) ---------
 async function post(url, fields = {}) {
@@ -424,26 +446,49 @@ async function poll() {
   await refreshItems();
 }
 
+// Events are applied once per animation frame, the latest state of each thing only: a burst of
+// events costs one layout, not one per event.
+const pending = { status: null, items: new Map(), logs: [] };
+let frame = 0;
+
+function flush() {
+  frame = 0;
+  // The log first: its scroll to the tail, next frame, then reads a layout nothing has changed.
+  if (pending.logs.length) onLogEntries(pending.logs.splice(0));
+  if (pending.status) applyStatus(pending.status);
+  pending.status = null;
+  if (pending.items.size) applyItems([...pending.items.values()]);
+  pending.items.clear();
+}
+
+function later() {
+  if (!frame) frame = requestAnimationFrame(flush);
+}
+
 function onEvent(event) {
   switch (event.event) {
     case "job_status_update":
-      applyStatus(event);
+      pending.status = event;
       if (event.resync) poll().catch(() => {});
       break;
     case "job_completed":
     case "job_failed":
-      applyStatus(event);
+      pending.status = event;
       scheduleInsights(0);
       refreshItems();
       break;
     case "job_log_entry":
       lastLogId = Math.max(lastLogId, event.id);
-      onLogEntry(event);
+      pending.logs.push(event);
+      if (pending.logs.length > LOG_LINES_KEPT) pending.logs.shift(); // a hidden tab: no frames
       break;
     case "item_update":
-      applyItems(event.items || []);
+      for (const item of event.items || []) pending.items.set(item.id, item);
       break;
+    default:
+      return;
   }
+  later();
 }
 
 live.subscribeJob(data.jobId, onEvent, { lastSeq: data.seq, lastLogId: data.lastLogId || null });
