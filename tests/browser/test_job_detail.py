@@ -36,6 +36,13 @@ def test_the_page_follows_a_job_while_sockets_drop_and_come_back(
     indicator = page.locator("#conn")
     expect(indicator).to_have_attribute("data-state", "live")
     expect(page.locator("[data-job-badge] .badge")).to_have_text("Running", timeout=20_000)
+    screenshot(page, "job-detail-running")
+    # Pausing the log holds new lines back; resuming shows them.
+    pause = page.get_by_role("button", name="Pause")
+    pause.click()
+    expect(page.locator("[data-log-pause]")).to_have_text(re.compile(r"Resume \(\d+ new\)"))
+    page.locator("[data-log-pause]").click()
+    expect(page.locator("[data-log-pause]")).to_have_text("Pause")
 
     switch.cut()
     expect(indicator).to_have_attribute("data-state", "reconnecting")
@@ -89,6 +96,13 @@ def test_the_job_page_by_keyboard_and_at_every_size(login_page, server, alice, b
     page.keyboard.press("Enter")
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(page.locator(".jd-item-detail")).to_contain_text("Attempts")
+    # The log filters by level and by text.
+    lines = page.locator("[data-log] .log__line:visible")
+    expect(lines).to_have_count(JobLogEntry.objects.filter(job=job).count())
+    page.get_by_label("Level").select_option("warning")
+    expect(lines).to_have_count(3)  # the three failures
+    page.get_by_label("Search the log").fill("404")
+    expect(lines).to_have_count(1)
     # Retry one group: the job is queued again.
     page.get_by_role("tab", name="Error code").click()
     page.locator('[data-retry-key="HTTP_ERROR"]').click()
