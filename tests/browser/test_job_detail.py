@@ -109,3 +109,34 @@ def test_the_job_page_by_keyboard_and_at_every_size(login_page, server, alice, b
     expect(page.locator("#toasts")).to_contain_text("2 items queued again")
     expect(page.locator("[data-job-badge] .badge")).to_have_text(re.compile("Queued|Running"))
     assert page.errors == []
+
+
+def test_cancel_and_delete_go_through_a_confirmation(login_page, server, alice):
+    job = submit_batch(alice, urls=[f"https://example.com/{i}" for i in range(3)]).job
+    page = login_page(alice, width=360)
+    page.goto(f"{server}/jobs/{job.pk}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Cancel this job?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Keep running")).to_be_focused()
+    page.keyboard.press("Escape")  # keeps it running
+    expect(dialog).to_be_hidden()
+    assert refreshed(job).status == "queued"
+
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    dialog.get_by_role("button", name="Cancel job").click()
+    expect(page.locator("[data-job-badge] .badge")).to_have_text("Cancelled")
+    expect(page.locator('[data-legend="cancelled"] [data-legend-count]')).to_have_text("3")
+    expect(page.get_by_role("button", name="Delete")).to_be_enabled()
+    page.wait_for_load_state("networkidle")  # the refreshes after the cancel are in
+
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete this job?").get_by_role(
+        "button", name="Delete job"
+    ).click()
+    expect(page).to_have_url(f"{server}/jobs")
+    assert not type(job).objects.filter(pk=job.pk).exists()
+    assert page.errors == []

@@ -85,7 +85,7 @@ def test_upload_a_csv_by_keyboard_and_follow_the_job(
 
 
 def test_the_new_batch_page_at_every_size(login_page, server, alice):
-    for width in WIDTHS.values():
+    for width in (*WIDTHS.values(), 360):
         for scheme in ("light", "dark"):
             page = login_page(alice, width=width, color_scheme=scheme)
             page.goto(f"{server}/jobs/new")

@@ -142,7 +142,10 @@ function drawSpark() {
 }
 
 // --- server-rendered partials: fetched and swapped by id -----------------------------------------
+let gone = false; // deleted: nothing left to refresh
+
 async function swapFrom(url) {
+  if (gone) return;
   const response = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   const template = document.createElement("template");
@@ -402,7 +405,10 @@ const actions = {
   async delete() {
     if (!(await confirmed("confirm-delete"))) return;
     const body = await post(data.urls.delete);
-    if (body) location.assign(body.redirect);
+    if (!body) return;
+    gone = true;
+    clearTimeout(insightsTimer);
+    location.assign(body.redirect);
   },
 };
 
@@ -436,6 +442,7 @@ async function getJSON(url) {
 let lastLogId = data.lastLogId;
 
 async function poll() {
+  if (gone) return;
   const [job, logs] = await Promise.all([
     getJSON(data.urls.api),
     getJSON(`${data.urls.logs}?after_id=${lastLogId}&limit=500`),
