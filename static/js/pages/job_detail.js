@@ -152,7 +152,8 @@ async function swapFrom(url) {
   template.innerHTML = await response.text();
   for (const fresh of [...template.content.children]) {
     const current = fresh.id && document.getElementById(fresh.id);
-    if (!current) continue;
+    // A part someone is using by keyboard keeps its focus: it is refreshed next time.
+    if (!current || current.contains(document.activeElement)) continue;
     current.replaceWith(fresh);
     window.htmx?.process(fresh);
     window.batchsite?.refreshTimes?.(fresh);
