@@ -326,7 +326,10 @@ function appendLog(entries) {
     else log.prepend(logLine(entry));
   }
   while (log.childElementCount > LOG_LINES_KEPT) log.firstElementChild.remove();
-  setText("[data-log-note]", log.childElementCount >= LOG_LINES_KEPT ? `The last ${number(LOG_LINES_KEPT)} lines; download the log for all of it.` : "");
+  $("[data-log-empty]")?.remove();
+  if (log.childElementCount >= LOG_LINES_KEPT) {
+    setText("[data-log-note]", `The last ${number(LOG_LINES_KEPT)} lines; download the log for all of it.`);
+  }
   // Scrolled on the next frame, once this one's layout is done, rather than forcing it now.
   if (following) requestAnimationFrame(scrollToTail);
 }
