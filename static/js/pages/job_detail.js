@@ -147,6 +147,10 @@ let gone = false; // deleted: nothing left to refresh
 async function swapFrom(url) {
   if (gone) return;
   const response = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+  if (response.status === 404 && !gone) {
+    gone = true; // deleted meanwhile (another tab, another person)
+    toast("This job no longer exists.", "error");
+  }
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   const template = document.createElement("template");
   template.innerHTML = await response.text();
