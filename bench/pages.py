@@ -47,7 +47,7 @@ from bench.common import say
 PRODUCT_EVENTS_PER_SECOND = 12  # see the module docstring
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
-LOG_LINES_KEPT = 2000  # as in static/js/pages/job_detail.js
+LOG_LINES_KEPT = 2000  # as in static/js/pages/job_log.js
 ARGS: argparse.Namespace
 
 

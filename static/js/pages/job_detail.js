@@ -3,6 +3,7 @@
 // the server-rendered partials (insights, the items table) from the same template partials.
 import { live } from "../live.js";
 import { duration, number, percent } from "../format.js";
+import { LOG_LINES_KEPT, jobLog } from "./job_log.js";
 
 const data = JSON.parse(document.getElementById("job-detail-data").textContent);
 const root = document.querySelector("[data-job-detail]");
@@ -12,7 +13,6 @@ const toast = (message, kind) => window.batchsite?.toast?.(message, kind);
 const active = new Set(data.active);
 const TERMINAL_ITEMS = ["succeeded", "failed", "cancelled", "skipped"];
 const INSIGHTS_EVERY_MS = 4000;
-const LOG_LINES_KEPT = 2000;
 const SPARK_POINTS = 60;
 
 const state = { status: data.status, counts: data.counts, total: data.total };
@@ -271,104 +271,8 @@ root.addEventListener("keydown", (event) => {
   $("[data-breakdown][aria-selected='true']").focus();
 });
 
-// --- the log: follows the tail unless paused or scrolled up; level and search filter the lines ---
-const log = $("[data-log]");
-const levelSelect = $("[data-log-level]");
-const searchBox = $("[data-log-search]");
-const pauseButton = $("[data-log-pause]");
-let held = [];
-
-function clock(iso) {
-  return new Date(iso).toLocaleTimeString("en-GB", { hour12: false });
-}
-
-function lineShown(line) {
-  const level = data.levels[line.dataset.level] ?? 0;
-  const needle = searchBox.value.trim().toLowerCase();
-  return level >= data.levels[levelSelect.value] && (!needle || line.textContent.toLowerCase().includes(needle));
-}
-
-function filterLog() {
-  for (const line of log.children) line.hidden = !lineShown(line);
-}
-
-function logLine(entry) {
-  const line = document.createElement("div");
-  line.className = "log__line";
-  line.dataset.id = entry.id;
-  line.dataset.level = entry.level;
-  const time = document.createElement("time");
-  time.className = "log__time";
-  time.dateTime = entry.timestamp;
-  time.textContent = clock(entry.timestamp);
-  const level = document.createElement("span");
-  level.className = `log__level log__level--${entry.level}`;
-  level.textContent = entry.level.toUpperCase();
-  const message = document.createElement("span");
-  message.className = "log__msg";
-  message.textContent = entry.message;
-  line.append(time, level, message);
-  line.hidden = !lineShown(line);
-  return line;
-}
-
-// Whether the log follows its tail: kept from scroll events, so appending reads no layout.
-let following = true;
-let scrolledByUs = false;
-log.addEventListener("scroll", () => {
-  if (scrolledByUs) scrolledByUs = false; // our own scroll to the tail: still following
-  else following = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-}, { passive: true });
-
-function appendLog(entries) {
-  if (!entries.length) return;
-  for (const entry of entries) {
-    // In id order, also for a line that arrives after a later one.
-    let after = log.lastElementChild;
-    while (after && Number(after.dataset.id) > entry.id) after = after.previousElementSibling;
-    if (after) after.after(logLine(entry));
-    else log.prepend(logLine(entry));
-  }
-  while (log.childElementCount > LOG_LINES_KEPT) log.firstElementChild.remove();
-  $("[data-log-empty]")?.remove();
-  if (log.childElementCount >= LOG_LINES_KEPT) {
-    setText("[data-log-note]", `The last ${number(LOG_LINES_KEPT)} lines; download the log for all of it.`);
-  }
-  // Scrolled on the next frame, once this one's layout is done, rather than forcing it now.
-  if (following) requestAnimationFrame(scrollToTail);
-}
-
-function scrollToTail() {
-  if (log.scrollHeight - log.clientHeight - log.scrollTop < 1) return;
-  scrolledByUs = true;
-  log.scrollTop = log.scrollHeight;
-}
-
-function onLogEntries(entries) {
-  if (pauseButton.getAttribute("aria-pressed") === "true") {
-    held.push(...entries);
-    if (held.length > LOG_LINES_KEPT) held.splice(0, held.length - LOG_LINES_KEPT);
-    pauseButton.textContent = `Resume (${number(held.length)} new)`;
-    return;
-  }
-  appendLog(entries);
-}
-
-pauseButton.addEventListener("click", () => {
-  const paused = pauseButton.getAttribute("aria-pressed") !== "true";
-  pauseButton.setAttribute("aria-pressed", String(paused));
-  pauseButton.textContent = paused ? "Resume" : "Pause";
-  if (!paused) {
-    const entries = held;
-    held = [];
-    following = true;
-    appendLog(entries);
-  }
-});
-levelSelect.addEventListener("change", filterLog);
-searchBox.addEventListener("input", filterLog);
-for (const time of $$(".log__time", log)) time.textContent = clock(time.dateTime);
-scrollToTail();
+// --- the log (job_log.js) -----------------------------------------------------------------------
+const onLogEntries = jobLog($("[data-log-viewer]"), data.levels);
 
 // --- actions: cancel, retry, delete (confirmed in a dialog where they destroy something) ---------
 async function post(url, fields = {}) {
