@@ -92,8 +92,8 @@ def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) 
             status=JobStatus.RUNNING, started_at=now, updated_at=now, seq=F("seq") + 1
         )
         if started:
-            add_log(job.pk, f"Started: {job.total_items:,} items with {job.processor}")
-            events.publish_job(job)
+            entry = add_log(job.pk, f"Started: {job.total_items:,} items with {job.processor}")
+            events.publish_job(job, with_logs_after_seq=entry.seq - 1)  # the line goes out too
     return {
         "processor": job.processor,
         "options": job.options,

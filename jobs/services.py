@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from jobs import events, store, tasks
+from jobs import events, item_groups, store, tasks
 from jobs.account import quotas
 from jobs.intake import IntakeError, IntakeResult, parse_submission
 from jobs.jobstate import add_log, finalize_if_done
@@ -203,9 +203,15 @@ def cancel_job(job: BatchJob) -> BatchJob:
 
 
 def retry_items(
-    job: BatchJob, statuses: list[str] | None = None, error_code: str | None = None
+    job: BatchJob,
+    statuses: list[str] | None = None,
+    error_code: str | None = None,
+    *,
+    http_status: int | None = None,
+    host: str | None = None,
 ) -> int:
-    """Put a finished job's failed (or cancelled) items back in the queue as new attempts."""
+    """Put a finished job's failed (or cancelled) items back in the queue as new attempts; an
+    error code, HTTP status or host narrows it to one group of jobs.item_groups."""
     statuses = statuses or [ItemStatus.FAILED]
     bad = [s for s in statuses if s not in (ItemStatus.FAILED, ItemStatus.CANCELLED)]
     if bad:
@@ -219,6 +225,10 @@ def retry_items(
         items = job.items.filter(status__in=statuses)
         if error_code:
             items = items.filter(error_code=error_code)
+        if http_status is not None or host is not None:
+            # By id: an UPDATE cannot filter on the host annotation itself.
+            group = item_groups.in_group(items, http_status=http_status, host=host)
+            items = job.items.filter(pk__in=group.values("pk"))
         requeued = items.update(
             status=ItemStatus.QUEUED,
             current_step="",

@@ -1,5 +1,6 @@
 from jobs.views import (
     dashboard,
+    job_actions,
     job_detail,
     job_list,
     job_new,
@@ -14,6 +15,7 @@ urlpatterns = [
     *job_list.urlpatterns,
     *job_new.urlpatterns,
     *job_detail.urlpatterns,
+    *job_actions.urlpatterns,
     *layout.urlpatterns,
     *settings.urlpatterns,
     *settings_keys.urlpatterns,

@@ -4,18 +4,21 @@
 // the footer and hands events to the page scripts, which patch the DOM.
 //
 //   import { live } from "/static/js/live.js";
-//   const off = live.subscribeJob(jobId, (event) => ..., { lastSeq });
+//   const off = live.subscribeJob(jobId, (event) => ..., { lastSeq, lastLogId });
 //   live.subscribeAll({ status: ["running"] }, (event) => ...);
 //   live.on("queue_updated", (event) => ...);      // any event by name ("*" for all)
 //   live.onPoll(async () => ...);                    // called while polling, and once after a reconnect
 //   live.onState((state, detail) => ...);            // connecting | live | reconnecting | polling | offline
 //
-// Per job, a job_status_update whose seq is not newer than the last one seen is dropped, so a page
-// never shows a state older than one it already showed.
+// Per job, a job_status_update (or final event) whose seq is not newer than the last one seen is
+// dropped, so a page never shows a state older than one it already showed. A resubscription says
+// what the page has (last_seq, and last_log_id once a log line arrived), so the server replays
+// the log lines missed while the socket was down: no gap.
 
 const FAILURES_BEFORE_POLLING = 3;
 const POLL_MS = 4000;
 const MAX_BACKOFF_MS = 15000;
+const LOG_IDS_KEPT = 5000;
 const LABELS = {
   connecting: "Connecting",
   live: "Live",
@@ -29,7 +32,9 @@ class Live {
     this.state = "connecting";
     this.socket = null;
     this.failures = 0;
-    this.jobs = new Map(); // job id -> { handlers: Set, lastSeq, statusSeq }
+    // job id -> { handlers, lastSeq, lastLogId, firstLogId (what the page had), logIds (seen),
+    //            statusSeq, finalSeq }
+    this.jobs = new Map();
     this.all = null; // { filters, handlers: Set }
     this.listeners = new Map(); // event name -> Set(fn)
     this.pollers = new Set();
@@ -37,22 +42,34 @@ class Live {
     this.pollTimer = null;
     this.retryTimer = null;
     this.stopped = false;
+    this.connectedBefore = false;
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("offline", () => this.setState("offline", "The browser is offline"));
     window.addEventListener("pagehide", () => {
       this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.stopPolling();
       this.socket?.close(1000);
+    });
+    // Back from the back/forward cache: the page is as it was when it left, the socket is not.
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      this.stopped = false;
+      this.failures = 0;
+      this.setState("connecting", "");
+      this.connect();
     });
   }
 
   // --- public API ---------------------------------------------------------------------------
-  subscribeJob(jobId, handler, { lastSeq = null } = {}) {
+  subscribeJob(jobId, handler, { lastSeq = null, lastLogId = null } = {}) {
     jobId = String(jobId);
     let entry = this.jobs.get(jobId);
     if (!entry) {
-      entry = { handlers: new Set(), lastSeq, statusSeq: lastSeq ?? -1 };
+      const seen = lastSeq ?? -1;
+      entry = { handlers: new Set(), lastSeq, lastLogId, firstLogId: lastLogId, logIds: new Set(), statusSeq: seen, finalSeq: seen };
       this.jobs.set(jobId, entry);
-      this.send({ event: "subscribe_job", job_id: jobId, ...(lastSeq != null && { last_seq: lastSeq }) });
+      this.send(subscribeMessage(jobId, entry));
     }
     entry.handlers.add(handler);
     return () => {
@@ -113,7 +130,10 @@ class Live {
       this.setState("live", "");
       this.stopPolling();
       this.resubscribe();
-      this.runPollers(); // catch up on anything the socket does not replay (e.g. new rows)
+      // Back after a gap: catch up on what the socket does not replay (rows, tables). The first
+      // connection needs nothing: the page was just rendered.
+      if (this.connectedBefore) this.runPollers();
+      this.connectedBefore = true;
     });
     socket.addEventListener("message", (message) => this.dispatch(message.data));
     socket.addEventListener("close", (close) => {
@@ -149,11 +169,7 @@ class Live {
   }
 
   resubscribe() {
-    for (const [jobId, entry] of this.jobs) {
-      const message = { event: "subscribe_job", job_id: jobId };
-      if (entry.lastSeq != null) message.last_seq = entry.lastSeq;
-      this.send(message);
-    }
+    for (const [jobId, entry] of this.jobs) this.send(subscribeMessage(jobId, entry));
     if (this.all) this.send({ event: "subscribe_all_jobs", filters: this.all.filters });
   }
 
@@ -191,15 +207,23 @@ class Live {
     }
     const jobId = event.job_id;
     const entry = jobId ? this.jobs.get(jobId) : null;
+    if (entry && event.event === "job_log_entry") {
+      // Lines can arrive out of order (several workers publish) and twice (a poll, a replay).
+      if (entry.logIds.has(event.id) || event.id <= (entry.firstLogId ?? 0)) return;
+      entry.logIds.add(event.id);
+      if (entry.logIds.size > LOG_IDS_KEPT) entry.logIds.delete(entry.logIds.values().next().value);
+      entry.lastLogId = Math.max(entry.lastLogId ?? 0, event.id);
+    }
     if (entry && typeof event.seq === "number") {
-      if (event.event === "job_status_update" || event.event in FINAL) {
-        if (event.seq <= entry.statusSeq && !event.resync) return; // older than what we showed
-        entry.statusSeq = event.seq;
+      const mark = event.event === "job_status_update" ? "statusSeq" : event.event in FINAL ? "finalSeq" : null;
+      if (mark) {
+        if (event.seq <= entry[mark] && !event.resync) return; // older than what we showed
+        entry[mark] = event.seq;
       }
       entry.lastSeq = Math.max(entry.lastSeq ?? -1, event.seq);
     }
     if (entry) for (const handler of entry.handlers) this.safely(handler, event);
-    if (this.all && (!entry || !jobId)) for (const handler of this.all.handlers) this.safely(handler, event);
+    if (this.all) for (const handler of this.all.handlers) this.safely(handler, event);
     for (const fn of this.listeners.get(event.event) || []) this.safely(fn, event);
     for (const fn of this.listeners.get("*") || []) this.safely(fn, event);
   }
@@ -237,6 +261,18 @@ class Live {
 }
 
 const FINAL = { job_completed: 1, job_failed: 1 };
+
+// What a (re)subscription says the page already has. The log cursor, when there is one, goes
+// alone: the server replays the lines after it, and it would also drop live events not newer
+// than a last_seq — among them a line a runner writes without changing the job (it carries the
+// seq the page already showed). Without a log cursor, last_seq. Either way the page drops what
+// it already has (status by seq, log lines by id).
+function subscribeMessage(jobId, entry) {
+  const message = { event: "subscribe_job", job_id: jobId };
+  if (entry.lastLogId != null) message.last_log_id = entry.lastLogId;
+  else if (entry.lastSeq != null) message.last_seq = entry.lastSeq;
+  return message;
+}
 
 export const live = new Live();
 window.batchsite = Object.assign(window.batchsite || {}, { live });

@@ -16,8 +16,14 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.conftest import ROOT
-from tests.events.conftest import daphne_server, private_channels  # noqa: F401 (fixtures)
+from tests.conftest import ROOT, kill_process_group, start_worker_process
+from tests.events.conftest import (  # noqa: F401 (fixtures)
+    CHANNEL_PREFIX,
+    PLUGINS,
+    daphne_server,
+    private_channels,
+)
+from tests.site import LocalSite
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -109,3 +115,40 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}-{page.viewport_size['width']}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Playwright's event loop runs in the test thread, so what would run asyncio there (the in-thread
+# local site, a burst worker in the test's thread) runs in a process of its own instead.
+
+
+@pytest.fixture(scope="session")
+def browser_site() -> Iterator[LocalSite]:
+    """The local site (tests/site.py) in a subprocess."""
+    local = LocalSite(in_process=False).start()
+    yield local
+    local.stop()
+
+
+# Workers publish on the daphne's channel prefix, with the test processors registered.
+WORKER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "tests.events.daphne_settings",
+    "BATCHSITE_TEST_CHANNEL_PREFIX": CHANNEL_PREFIX,
+    "BATCHSITE_PROCESSORS": ",".join(PLUGINS),
+}
+
+
+@pytest.fixture
+def worker() -> Iterator:
+    """A real `manage.py rqworker` process, listening for the whole test."""
+    proc = start_worker_process(**WORKER_ENV)
+    yield proc
+    kill_process_group(proc)
+
+
+def run_worker_burst(timeout: float = 60) -> None:
+    """Run every queued runner in a `manage.py rqworker --burst` process, and wait for it."""
+    proc = start_worker_process("--burst", **WORKER_ENV)
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        kill_process_group(proc)

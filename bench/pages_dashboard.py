@@ -1,6 +1,6 @@
 """First paint of the Dashboard and the Jobs page with 100,000 jobs, and the JS/CSS they ship.
 
-    .venv/bin/python bench/pages.py [--db sqlite|postgres] [--runs 15] [--reuse]
+    .venv/bin/python bench/pages_dashboard.py [--db sqlite|postgres] [--runs 15] [--reuse]
 
 Seeds 100,000 jobs (90% the bench user's, with bench/api_jobs.py's seed) and one finished job of
 100,000 items (what the p50 sample reads), then:

@@ -1,0 +1,157 @@
+"""The New batch form: its fields and their initial values, the chosen processor's options form,
+the intake preview and the time estimate. jobs.services.submit_batch still decides: this form
+only gives people its limits up front and keeps what they typed when it refuses."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from jobs import stats
+from jobs.intake import IntakeError, IntakeResult, parse_submission
+from jobs.models import Priority
+from jobs.processors.base import Processor
+from jobs.processors.registry import UnknownProcessor, get_processor, processors
+from jobs.services import LIMITS
+
+OPTIONS_PREFIX = "options"
+REJECTED_SHOWN = 10
+PRIORITY_CHOICES = [
+    (n, f"{n} · {Priority.label(n)}{' (default)' if n == Priority.DEFAULT else ''}")
+    for n in range(10, 0, -1)
+]
+
+
+def new_batch_initial(user) -> dict[str, Any]:
+    """What a new batch starts with. The one place user preferences will plug into."""
+    initial = {name: default for name, (_, _, default) in LIMITS.items()}
+    return {**initial, "processor": "http_check", "priority": Priority.DEFAULT, "name": ""}
+
+
+def _bounded(field: type[forms.Field], name: str, label: str, help_text: str, **kwargs):
+    low, high, _ = LIMITS[name]
+    attrs = {
+        "min": low,
+        "max": high,
+        "inputmode": "decimal" if field is forms.FloatField else "numeric",
+    }
+    return field(
+        label=label,
+        min_value=low,
+        max_value=high,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={**attrs, **kwargs.pop("attrs", {})}),
+        **kwargs,
+    )
+
+
+class NewBatchForm(forms.Form):
+    text = forms.CharField(
+        label="URLs",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 10,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "placeholder": "https://example.com\nexample.org/pricing\nhttps://example.net/contact",
+            }
+        ),
+    )
+    file = forms.FileField(
+        label="Or upload a CSV or TXT file",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv,text/plain"}),
+    )
+    processor = forms.ChoiceField(label="Processor")
+    name = forms.CharField(label="Name", required=False, max_length=200)
+    priority = forms.TypedChoiceField(
+        label="Priority", coerce=int, choices=PRIORITY_CHOICES, help_text="Higher runs first."
+    )
+    concurrency = _bounded(forms.IntegerField, "concurrency", "Concurrency", "URLs at once, 1–500.")
+    item_timeout = _bounded(
+        forms.FloatField, "item_timeout", "Timeout per attempt", "Seconds.", attrs={"step": "any"}
+    )
+    max_attempts = _bounded(
+        forms.IntegerField, "max_attempts", "Max attempts", "Timeouts and 5xx are retried."
+    )
+    per_host_limit = _bounded(
+        forms.IntegerField, "per_host_limit", "Per host at once", "0: only the concurrency."
+    )
+    host_delay = _bounded(
+        forms.FloatField,
+        "host_delay",
+        "Delay per host",
+        "Seconds between two requests to one host.",
+        attrs={"step": "any"},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["processor"].choices = [
+            (name, cls.label or name) for name, cls in processors().items()
+        ]
+
+    def processor_class(self) -> type[Processor]:
+        """The chosen processor (the bound value, else the initial one), or the default."""
+        name = self["processor"].value() or "http_check"
+        try:
+            return get_processor(str(name))
+        except UnknownProcessor:
+            return get_processor("http_check")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        limit = settings.BATCHSITE_MAX_UPLOAD_BYTES
+        if upload is not None and upload.size and upload.size > limit:
+            self.add_error("file", f"The file is {upload.size:,} bytes; the limit is {limit:,}.")
+        return cleaned
+
+
+def options_form(processor: type[Processor], data=None) -> forms.Form | None:
+    """The processor's own options form (its Django form class), prefixed so its field names
+    cannot clash with the batch's."""
+    if processor.options_form is None:
+        return None
+    return processor.options_form(data=data, prefix=OPTIONS_PREFIX)
+
+
+def raw_options(form: forms.Form | None) -> dict[str, Any]:
+    """What the person entered in the options form, by the processor's field names, for
+    submit_batch to validate (a checkbox left empty is False, as the form would read it)."""
+    if form is None:
+        return {}
+    return {name: form[name].data for name in form.fields}
+
+
+def preview(
+    text: str | None, file: bytes | None, filename: str = ""
+) -> tuple[IntakeResult | None, str]:
+    """The intake of what was pasted or uploaded — the same parser submit_batch uses — or why
+    it refuses the whole thing ("" when there is simply nothing yet)."""
+    try:
+        result = parse_submission(
+            text=text or None,
+            file=file or None,
+            filename=filename,
+            max_urls=settings.BATCHSITE_MAX_URLS_PER_BATCH,
+            max_bytes=settings.BATCHSITE_MAX_UPLOAD_BYTES,
+        )
+    except IntakeError as exc:
+        return None, "" if exc.code == "empty" else exc.message
+    return result, ""
+
+
+def estimate(valid: int, processor: str, concurrency: int) -> dict[str, Any] | None:
+    """How long `valid` items should take at `concurrency`, from this processor's recent p50
+    item time: the items run in waves of `concurrency`. None before anything has run."""
+    p50 = stats.recent_item_seconds(processor)
+    if p50 is None or valid <= 0:
+        return {"p50": p50, "seconds": None} if p50 is not None else None
+    waves = math.ceil(valid / max(1, concurrency))
+    return {"p50": p50, "seconds": waves * p50, "waves": waves}
