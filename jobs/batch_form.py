@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 
 from jobs import stats
+from jobs.account import preferences
 from jobs.intake import IntakeError, IntakeResult, parse_submission
 from jobs.models import Priority
 from jobs.processors.base import Processor
@@ -26,9 +27,13 @@ PRIORITY_CHOICES = [
 
 
 def new_batch_initial(user) -> dict[str, Any]:
-    """What a new batch starts with. The one place user preferences will plug into."""
+    """What a new batch starts with: the service's defaults, then the user's preferences
+    (default processor, its options, priority and concurrency — settings page)."""
     initial = {name: default for name, (_, _, default) in LIMITS.items()}
-    return {**initial, "processor": "http_check", "priority": Priority.DEFAULT, "name": ""}
+    initial.update(processor="http_check", priority=Priority.DEFAULT, name="", options={})
+    preferred = preferences.new_batch_initial(user)
+    initial.update({key: value for key, value in preferred.items() if value not in (None, "")})
+    return initial
 
 
 def _bounded(field: type[forms.Field], name: str, label: str, help_text: str, **kwargs):
@@ -113,12 +118,20 @@ class NewBatchForm(forms.Form):
         return cleaned
 
 
-def options_form(processor: type[Processor], data=None) -> forms.Form | None:
+def preferred_options(user, processor: type[Processor]) -> dict[str, Any] | None:
+    """The user's saved options, when `processor` is their default processor."""
+    initial = new_batch_initial(user)
+    return initial["options"] if processor.name == initial["processor"] else None
+
+
+def options_form(
+    processor: type[Processor], data=None, initial: dict[str, Any] | None = None
+) -> forms.Form | None:
     """The processor's own options form (its Django form class), prefixed so its field names
     cannot clash with the batch's."""
     if processor.options_form is None:
         return None
-    return processor.options_form(data=data, prefix=OPTIONS_PREFIX)
+    return processor.options_form(data=data, initial=initial, prefix=OPTIONS_PREFIX)
 
 
 def raw_options(form: forms.Form | None) -> dict[str, Any]:

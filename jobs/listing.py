@@ -130,8 +130,11 @@ def _page_number(raw: str | None) -> int | None:
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= 10**9 else None
 
 
-def read(params: QueryDict, jobs: QuerySet[BatchJob]) -> Listing:
-    """The page of jobs the query string asks for (bad values reported and left out)."""
+def read(
+    params: QueryDict, jobs: QuerySet[BatchJob], *, page_size: int = DEFAULT_PAGE_SIZE
+) -> Listing:
+    """The page of jobs the query string asks for (bad values reported and left out); without a
+    `limit`, `page_size` rows (the user's preference)."""
     query = QueryDict(mutable=True)
     for name in KEPT:
         values = [v for v in params.getlist(name) if v.strip()]
@@ -153,7 +156,7 @@ def read(params: QueryDict, jobs: QuerySet[BatchJob]) -> Listing:
         filterset = JobFilter(query, queryset=jobs)
         filterset.is_valid()
     errors = _describe(problems)
-    limit = paging["limit"] if "limit" in query else DEFAULT_PAGE_SIZE
+    limit = paging["limit"] if "limit" in query else page_size
     page = page or 1
     order = {"sort_by": paging["sort_by"], "sort_order": paging["sort_order"]}
     data = job_page(filterset, limit=limit, offset=(page - 1) * limit, **order)

@@ -4,6 +4,7 @@ the defaults, without a row being written."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zoneinfo
 from dataclasses import asdict, dataclass
@@ -85,6 +86,7 @@ class LayoutPreferences:
     theme: str = Theme.SYSTEM
     time_zone: str = ""
     notify_in_app: bool = True
+    page_size: int = 25
 
 
 def layout_preferences(user) -> LayoutPreferences:
@@ -97,10 +99,11 @@ def layout_preferences(user) -> LayoutPreferences:
         log.warning("preferences cache unavailable", exc_info=True)
         cached = None
     if cached is not None:
-        return LayoutPreferences(**cached)
+        with contextlib.suppress(TypeError):  # a shape cached by an older release: read anew
+            return LayoutPreferences(**cached)
     row = (
         Preferences.objects.filter(user_id=user.pk)
-        .values("theme", "time_zone", "notify_in_app")
+        .values("theme", "time_zone", "notify_in_app", "page_size")
         .first()
     )
     found = LayoutPreferences(**row) if row else LayoutPreferences()

@@ -109,7 +109,8 @@ def render_page(
     """The page; after a refusal, with what was typed, its errors and the preview of the text."""
     processor = form.processor_class()
     if options is None:
-        options = batch_form.options_form(processor)
+        initial = None if form.is_bound else batch_form.preferred_options(request.user, processor)
+        options = batch_form.options_form(processor, initial=initial)
     refusal = ""
     if intake is None and form.is_bound and form.data.get("text"):
         intake, refusal = batch_form.preview(form.data.get("text"), None)
@@ -149,7 +150,11 @@ def options(request: HttpRequest) -> HttpResponse:
         processor = get_processor(request.GET.get("processor") or "http_check")
     except UnknownProcessor:
         processor = get_processor("http_check")
-    context = {"processor": processor, "options": batch_form.options_form(processor)}
+    initial = batch_form.preferred_options(request.user, processor)
+    context = {
+        "processor": processor,
+        "options": batch_form.options_form(processor, initial=initial),
+    }
     return render(request, f"{TEMPLATE}#processor", context)
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from jobs.account.preferences import save_preferences
 from jobs.models import BatchJob, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +139,16 @@ def test_a_page_past_the_end_shows_the_last_page_and_says_so(client, alice):
     ids, html = listed(client, limit="10", page="9")
     assert len(ids) == 2
     assert "There is no page 9; this is the last one, page 2." in html
+
+
+def test_without_a_limit_the_page_shows_the_users_preferred_page_size(client, alice):
+    for i in range(12):
+        make_job(alice, name=f"job {i}")
+    client.force_login(alice)
+    assert len(listed(client)[0]) == 12  # 25 by default
+    save_preferences(alice, page_size=10)
+    assert len(listed(client)[0]) == 10
+    assert len(listed(client, limit="50")[0]) == 12  # the query string still wins
 
 
 def test_a_full_job_id_in_the_search_box_opens_that_job(client, alice, bob):

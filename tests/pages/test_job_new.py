@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from jobs.account.preferences import save_preferences
 from jobs.batch_form import new_batch_initial
 from jobs.models import BatchJob, JobStatus
 
@@ -23,6 +24,7 @@ def alice_client(client, alice):
 
 def form_data(**overrides):
     data = {**new_batch_initial(None), "text": "example.com\nexample.org\n"}
+    data.pop("options")  # the processor's own form, posted as options-<field>
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -31,6 +33,23 @@ def form_data(**overrides):
 def test_the_partials_ask_for_a_login(client, name):
     response = client.post(reverse(name)) if "preview" in name else client.get(reverse(name))
     assert response.status_code == 302
+
+
+def test_the_form_starts_from_the_users_preferences(alice_client, alice, bob):
+    save_preferences(
+        alice,
+        default_processor="page_audit",
+        default_options={"strategy": "desktop"},
+        default_priority=8,
+        default_concurrency=120,
+    )
+    page = alice_client.get(URL).content.decode()
+    assert 'name="concurrency" value="120"' in page
+    assert '<option value="page_audit" selected>' in page
+    assert '<option value="desktop" selected>' in page
+    options = alice_client.get(reverse("job-new-options"), {"processor": "page_audit"})
+    assert '<option value="desktop" selected>' in options.content.decode()
+    assert new_batch_initial(bob)["concurrency"] == 50  # bob keeps the defaults
 
 
 def test_the_form_starts_from_the_initial_values_with_every_processor(alice_client):
