@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
-from jobs.models import BatchJob
+from jobs.models import BatchJob, JobTally
 
 
 def can_see_all(user) -> bool:
@@ -21,6 +21,15 @@ def jobs_for(user) -> QuerySet[BatchJob]:
     if can_see_all(user):
         return BatchJob.objects.all()
     return BatchJob.objects.filter(owner=user)
+
+
+def tallies_for(user) -> QuerySet[JobTally]:
+    """The JobTally rows that count the jobs `user` may see (as jobs_for)."""
+    if not (user and user.is_authenticated):
+        return JobTally.objects.none()
+    if can_see_all(user):
+        return JobTally.objects.all()
+    return JobTally.objects.filter(owner=user)
 
 
 def get_job_for_user(user, pk) -> BatchJob:

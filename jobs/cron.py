@@ -3,7 +3,7 @@
 from django.conf import settings
 from rq import cron
 
-from jobs.tasks import reconcile
+from jobs.tasks import reconcile, refresh_planner_stats
 
 cron.register(
     reconcile,
@@ -12,4 +12,12 @@ cron.register(
     job_timeout=300,
     result_ttl=600,
     name="reconcile",
+)
+cron.register(
+    refresh_planner_stats,
+    queue_name="low",
+    interval=3600,
+    job_timeout=600,
+    result_ttl=600,
+    name="planner-stats",
 )

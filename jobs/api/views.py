@@ -6,11 +6,9 @@ results live in item_views.py; queues and cleanup in ops_views.py.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F
-from django.db.models.functions import Coalesce, Now
+from django.db.models import Count
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -26,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import health
-from jobs.access import get_job_for_user, jobs_for
+from jobs.access import get_job_for_user, jobs_for, tallies_for
 from jobs.api.filters import (
     DATE_RANGES,
     PRIORITY_ACCEPTS,
@@ -36,6 +34,7 @@ from jobs.api.filters import (
     filter_errors,
     parse_paging,
 )
+from jobs.api.paging import SUMMARY_GROUPS, job_page  # noqa: F401 (the Jobs page imports both)
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import (
     DeletedJobSerializer,
@@ -47,22 +46,13 @@ from jobs.api.schema import (
     SubmittedJobSerializer,
 )
 from jobs.api.serializers import (
-    LIST_FIELDS,
     InvalidParametersSerializer,
     JobListSerializer,
     JobSerializer,
     job_dict,
 )
-from jobs.models import JobStatus
 from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
 
-SUMMARY_GROUPS = {
-    "completed": (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS),
-    "failed": (JobStatus.FAILED,),
-    "in_progress": (JobStatus.RUNNING, JobStatus.CANCELLING),
-    "pending": (JobStatus.PENDING, JobStatus.QUEUED),
-    "cancelled": (JobStatus.CANCELLED,),
-}
 SUBMIT_FIELDS = (
     "processor",
     "options",
@@ -142,7 +132,7 @@ class JobListView(APIView):
             errors = {**filter_errors(filterset.form), **errors}
         if errors:
             return invalid_parameters(errors)
-        return Response(job_page(filterset, **paging))
+        return Response(job_page(filterset, tally=tallies_for(request.user), **paging))
 
     @extend_schema(
         request=inline_serializer(
@@ -216,45 +206,6 @@ def _read_upload(upload) -> bytes:
             code="upload_too_large",
         )
     return upload.read()
-
-
-def job_page(filterset: JobFilter, *, limit: int, offset: int, sort_by: str, sort_order: str):
-    """One page of jobs, the total and the per-status summary: two queries, whatever the page."""
-    filtered = filterset.qs
-    if sort_by == "duration":
-        filtered = filtered.annotate(
-            duration=ExpressionWrapper(
-                Coalesce(F("finished_at"), Now()) - F("started_at"), output_field=DurationField()
-            )
-        )
-    key = SORT_FIELDS[sort_by]
-    ordering = [
-        F(key).desc(nulls_last=True) if sort_order == "desc" else F(key).asc(nulls_last=True),
-        "-id" if sort_order == "desc" else "id",
-    ]
-    jobs = list(filtered.only(*LIST_FIELDS).order_by(*ordering)[offset : offset + limit])
-    # One grouped count serves both the summary (every filter but status) and the total (the
-    # statuses asked for): it reads the (owner, status) index instead of the rows.
-    unfiltered_status = JobFilter(
-        {k: v for k, v in filterset.data.items() if k != "status"}, queryset=filterset.queryset
-    ).qs
-    by_status = dict(unfiltered_status.order_by().values_list("status").annotate(n=Count("status")))
-    wanted = filterset.form.cleaned_data.get("status") or list(JobStatus.values)
-    total = sum(by_status.get(s, 0) for s in wanted)
-    summary = {"total_jobs": sum(by_status.values())}
-    for name, statuses in SUMMARY_GROUPS.items():
-        summary[name] = sum(by_status.get(s, 0) for s in statuses)
-    return {
-        "jobs": [job_dict(job) for job in jobs],
-        "pagination": {
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "page": offset // limit + 1,
-            "pages": max(1, math.ceil(total / limit)),
-        },
-        "summary": summary,
-    }
 
 
 class JobDetailView(APIView):

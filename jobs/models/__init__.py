@@ -10,6 +10,7 @@ from jobs.models.choices import (
 )
 from jobs.models.keys import ApiKey, ApiKeyScope
 from jobs.models.pipeline import BatchJob, ItemAttempt, JobItem, JobLogEntry, Runner
+from jobs.models.tally import JobTally
 
 __all__ = [
     "COUNT_FIELDS",
@@ -22,6 +23,7 @@ __all__ = [
     "JobItem",
     "JobLogEntry",
     "JobStatus",
+    "JobTally",
     "LogLevel",
     "Priority",
     "Runner",
