@@ -25,6 +25,15 @@ from rest_framework.views import APIView
 
 from jobs import health
 from jobs.access import get_job_for_user, jobs_for, tallies_for
+from jobs.api.errors import (
+    InvalidParametersSerializer,
+    RequestErrorSerializer,
+    ServiceErrorSerializer,
+    SubmitErrorSerializer,
+    bad_body,
+    invalid_parameters,
+    refused,
+)
 from jobs.api.filters import (
     DATE_RANGES,
     PRIORITY_ACCEPTS,
@@ -40,17 +49,10 @@ from jobs.api.schema import (
     DeletedJobSerializer,
     HealthSerializer,
     JobDetailSerializer,
-    RequestErrorSerializer,
-    ServiceErrorSerializer,
-    SubmitErrorSerializer,
     SubmittedJobSerializer,
 )
-from jobs.api.serializers import (
-    InvalidParametersSerializer,
-    JobListSerializer,
-    JobSerializer,
-    job_dict,
-)
+from jobs.api.serializers import JobListSerializer, JobSerializer, job_dict
+from jobs.errors import ErrorCode
 from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
 
 SUBMIT_FIELDS = (
@@ -64,21 +66,6 @@ SUBMIT_FIELDS = (
     "per_host_limit",
     "host_delay",
 )
-
-
-def service_error_response(exc: ServiceError) -> Response:
-    body: dict[str, Any] = {"detail": str(exc), "code": exc.code, "errors": exc.errors}
-    intake = getattr(exc, "intake", None)
-    if intake is not None:
-        body.update(intake.as_dict())
-    return Response(body, status=exc.status)
-
-
-def invalid_parameters(errors: dict[str, dict[str, str]]) -> Response:
-    return Response(
-        {"detail": "Invalid query parameters.", "errors": errors},
-        status=status.HTTP_400_BAD_REQUEST,
-    )
 
 
 LIST_PARAMETERS = [
@@ -95,10 +82,20 @@ LIST_PARAMETERS = [
         description=f"Priority: {PRIORITY_ACCEPTS} (low 1–3, normal 4–6, high 7–8, urgent 9–10).",
     ),
     OpenApiParameter("processor", str, description="A processor name."),
-    OpenApiParameter("search", str, description="Name (substring), or job id prefix."),
+    OpenApiParameter(
+        "search",
+        str,
+        description="Part of the name (any case), or the start of the job id (4+ characters).",
+    ),
     OpenApiParameter("limit", int, description="Page size, default 50; above 100 counts as 100."),
     OpenApiParameter("offset", int, description="Jobs to skip, default 0."),
-    OpenApiParameter("sort_by", str, enum=tuple(SORT_FIELDS), description="Default created_at."),
+    OpenApiParameter(
+        "sort_by",
+        str,
+        enum=tuple(SORT_FIELDS),
+        description="Default created_at; ties in id order. duration: wall-clock time from start "
+        "to finish (a running job's as of its last progress update; 0 before it starts).",
+    ),
     OpenApiParameter("sort_order", str, enum=("asc", "desc"), description="Default desc."),
 ]
 
@@ -168,10 +165,7 @@ class JobListView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data
         if not hasattr(data, "get"):
-            return Response(
-                {"detail": "The body must be a JSON object (or a form).", "code": "invalid"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return bad_body("detail", "The body must be a JSON object (or a form).")
         upload = request.FILES.get("file")
         fields = {name: data.get(name) for name in SUBMIT_FIELDS if name in data}
         try:
@@ -190,7 +184,7 @@ class JobListView(APIView):
                     raise ServiceError({"urls": ["A list of URLs (or use `text`)."]})
                 submission = submit_batch(request.user, urls=urls, text=data.get("text"), **fields)
         except ServiceError as exc:
-            return service_error_response(exc)
+            return refused(exc)
         body = {**job_dict(submission.job), **submission.intake.as_dict()}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -230,7 +224,7 @@ class JobDetailView(APIView):
         try:
             deleted = delete_job(job)
         except ServiceError as exc:
-            return service_error_response(exc)
+            return refused(exc)
         return Response({"deleted": str(job_id), **deleted})
 
 
@@ -274,7 +268,7 @@ def cancel_view(request: Request, job_id) -> Response:
     try:
         job = cancel_job(job)
     except ServiceError as exc:
-        return service_error_response(exc)
+        return refused(exc)
     return Response(job_dict(job))
 
 
@@ -298,21 +292,19 @@ def retry_view(request: Request, job_id) -> Response:
     """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
     job = get_job_for_user(request.user, job_id)
     if not hasattr(request.data, "get"):
-        return Response(
-            {"detail": "The body must be a JSON object.", "code": "invalid"}, status=400
-        )
+        return bad_body("detail", 'The body is an object: {"status": [...], "error_code": ...}.')
     statuses = request.data.get("status") or None
     if isinstance(statuses, str):
         statuses = [s.strip() for s in statuses.split(",") if s.strip()]
     if statuses is not None and not isinstance(statuses, list):
-        return Response({"detail": "status is a list of item statuses."}, status=400)
+        return bad_body("status", "A list of item statuses: failed, cancelled.")
     error_code = request.data.get("error_code") or None
-    if error_code is not None and not isinstance(error_code, str):
-        return Response({"detail": "error_code is a string."}, status=400)
+    if error_code is not None and error_code not in ErrorCode.values:
+        return bad_body("error_code", f"One of {', '.join(ErrorCode.values)}.")
     try:
         requeued = retry_items(job, statuses, error_code)
     except ServiceError as exc:
-        return service_error_response(exc)
+        return refused(exc)
     return Response({"requeued": requeued})
 
 
