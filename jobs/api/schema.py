@@ -71,6 +71,10 @@ class JobDetailSerializer(JobSerializer):
     wall_seconds = serializers.FloatField(allow_null=True, help_text="Started → finished (or now).")
     speedup = serializers.FloatField(allow_null=True, help_text="sequential ÷ wall.")
     seq = serializers.IntegerField(help_text="Event sequence number.")
+    links = serializers.DictField(
+        child=serializers.URLField(),
+        help_text="The job's items, logs, results and events (server-sent) URLs.",
+    )
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -88,6 +92,7 @@ class JobDetailSerializer(JobSerializer):
             "wall_seconds",
             "speedup",
             "seq",
+            "links",
         )
         read_only_fields = fields
 

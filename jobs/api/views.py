@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -102,7 +103,10 @@ LIST_PARAMETERS = [
 
 class JobListView(APIView):
     """List your jobs (staff: every job) with filters, sorting, paging and a per-status summary;
-    or submit a new batch."""
+    or submit a new batch.
+
+    For example ?status=failed,cancelled&date_range=week&sort_by=progress&sort_order=asc; every
+    parameter is in the API reference. A bad value is a 400 naming it and what it accepts."""
 
     permission_classes = [ScopedKeyPermission]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -211,7 +215,7 @@ class JobDetailView(APIView):
     @extend_schema(responses={200: JobDetailSerializer})
     def get(self, request: Request, job_id) -> Response:
         job = get_job_for_user(request.user, job_id)
-        return Response(job_detail(job))
+        return Response(job_detail(job, request))
 
     @extend_schema(
         responses={
@@ -228,7 +232,12 @@ class JobDetailView(APIView):
         return Response({"deleted": str(job_id), **deleted})
 
 
-def job_detail(job) -> dict[str, Any]:
+# What a job has under its URL, linked from its detail (the browsable API makes links clickable;
+# events is the SSE stream, routed ahead of Django in batchsite/asgi.py).
+JOB_LINKS = ("items", "logs", "results", "events")
+
+
+def job_detail(job, request: Request) -> dict[str, Any]:
     steps = list(job.items.values("current_step", "status").annotate(n=Count("id")).order_by())
     by_step: dict[str, dict[str, int]] = {}
     for row in steps:
@@ -250,6 +259,10 @@ def job_detail(job) -> dict[str, Any]:
         "wall_seconds": None if wall is None else round(wall, 3),
         "speedup": None if job.speedup is None else round(job.speedup, 2),
         "seq": job.seq,
+        "links": {
+            name: request.build_absolute_uri(f"{reverse('api-job', args=[job.pk])}/{name}")
+            for name in JOB_LINKS
+        },
     }
 
 

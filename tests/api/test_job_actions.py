@@ -23,7 +23,7 @@ from tests.conftest import refreshed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 INTAKE_KEYS = set(IntakeSerializer._declared_fields)
-DETAIL_KEYS = {"steps", "throughput", "sequential_seconds", "wall_seconds", "speedup"}
+DETAIL_KEYS = {"steps", "throughput", "sequential_seconds", "wall_seconds", "speedup", "links"}
 
 
 def post_jobs(client, data, fmt="json"):
@@ -162,6 +162,10 @@ def test_detail_after_a_real_run_has_steps_and_the_timing_comparison(api, site, 
     job = BatchJob.objects.get(pk=job_id)
     assert body["speedup"] == round(job.item_seconds / job.wall_seconds, 2)
     assert body["estimated_time_remaining"] == 0
+    assert set(body["links"]) == {"items", "logs", "results", "events"}
+    for name in ("items", "logs", "results"):
+        assert body["links"][name] == f"http://testserver/api/jobs/{job_id}/{name}"
+        assert api.get(body["links"][name]).status_code == 200
 
 
 def test_cancel_answers_the_cancelled_job_then_409_once_it_has_finished(api):
