@@ -26,6 +26,11 @@ from tests.site import LocalSite
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Nearly every test makes alice, bob and charlie: the production hasher's million rounds cost
+# a third of a CPU second each (seconds of wall clock on a busy machine). Tests check what a
+# password unlocks, never how slowly.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run last: Playwright's sync API keeps an event loop running in the test

@@ -11,7 +11,8 @@ whatever the page size, and without reading each of a user's 100,000 jobs to do 
   match (the summary has just counted them), they are found by the filters and sorted; else the
   sort key's index is walked in order until the page is full.
 
-SQLite plans without statistics: these shapes leave it one sensible plan each.
+SQLite's planner knows little of the data (nothing before jobs.dbstats first runs ANALYZE):
+these shapes leave it one sensible plan each.
 """
 
 from __future__ import annotations
