@@ -162,6 +162,9 @@ class JobFilter(django_filters.FilterSet):
 
     # For a valid filterset only (after is_valid()).
 
+    def _dated(self) -> bool:
+        return self.form.cleaned_data.get("date_range") not in ("", None, "all")
+
     def but_status(self) -> QuerySet[BatchJob]:
         """The jobs matching every filter but status: what the summary counts."""
         jobs = self.queryset.all()
@@ -172,11 +175,10 @@ class JobFilter(django_filters.FilterSet):
 
     def range_columns(self) -> set[str]:
         """Columns a range filter bounds, so that their list index leads to the matches."""
-        data = self.form.cleaned_data
         columns = set()
-        if data.get("date_range") not in ("", None, "all"):
+        if self._dated():
             columns.add("created_at")
-        if data.get("priority"):
+        if self.form.cleaned_data.get("priority"):
             columns.add("priority")
         return columns
 
@@ -185,7 +187,7 @@ class JobFilter(django_filters.FilterSet):
         rows of the jobs this filterset's queryset holds); None when a filter is one the tally
         does not count by (a date range, a search)."""
         data = self.form.cleaned_data
-        if data.get("search") or data.get("date_range") not in ("", None, "all"):
+        if data.get("search") or self._dated():
             return None
         if data.get("processor"):
             tally = tally.filter(processor=data["processor"])

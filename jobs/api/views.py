@@ -54,8 +54,10 @@ from jobs.api.schema import (
 )
 from jobs.api.serializers import JobListSerializer, JobSerializer, job_dict
 from jobs.errors import ErrorCode
+from jobs.models import ItemStatus
 from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
 
+RETRYABLE = (ItemStatus.FAILED, ItemStatus.CANCELLED)
 SUBMIT_FIELDS = (
     "processor",
     "options",
@@ -289,8 +291,15 @@ def cancel_view(request: Request, job_id) -> Response:
     request=inline_serializer(
         "RetryItems",
         {
-            "status": serializers.ListField(child=serializers.CharField(), required=False),
-            "error_code": serializers.CharField(required=False),
+            "status": serializers.ListField(
+                child=serializers.CharField(),
+                required=False,
+                help_text=f"Item statuses: {', '.join(RETRYABLE)}. Default: failed.",
+            ),
+            "error_code": serializers.CharField(
+                required=False,
+                help_text=f"Only the items that failed so: {', '.join(ErrorCode.values)}.",
+            ),
         },
     ),
     responses={
@@ -310,7 +319,7 @@ def retry_view(request: Request, job_id) -> Response:
     if isinstance(statuses, str):
         statuses = [s.strip() for s in statuses.split(",") if s.strip()]
     if statuses is not None and not isinstance(statuses, list):
-        return bad_body("status", "A list of item statuses: failed, cancelled.")
+        return bad_body("status", f"A list of item statuses: {', '.join(RETRYABLE)}.")
     error_code = request.data.get("error_code") or None
     if error_code is not None and error_code not in ErrorCode.values:
         return bad_body("error_code", f"One of {', '.join(ErrorCode.values)}.")
