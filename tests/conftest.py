@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Nearly every test makes alice, bob and charlie: the production hasher's million rounds cost
 # a third of a CPU second each (seconds of wall clock on a busy machine). Tests check what a
-# password unlocks, never how slowly.
+# password unlocks, never how slowly. (The daphne the tests start agrees: tests/events/daphne_settings.)
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

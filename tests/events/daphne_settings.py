@@ -15,3 +15,5 @@ CHANNEL_LAYERS = {
 }
 BATCHSITE_SSE_HEARTBEAT = float(os.environ.get("BATCHSITE_SSE_HEARTBEAT", "15"))
 BATCHSITE_WS_MAX_BUFFER = int(os.environ.get("BATCHSITE_WS_MAX_BUFFER", str(1024 * 1024)))
+# As in the test process (tests/conftest.py), so that users made there can log in here.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
