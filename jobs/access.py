@@ -7,20 +7,27 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
-from jobs.models import BatchJob
+from jobs.models import BatchJob, JobTally
 
 
 def can_see_all(user) -> bool:
     return bool(user and user.is_authenticated and user.is_staff)
 
 
+def _visible(user, rows: QuerySet) -> QuerySet:
+    if not (user and user.is_authenticated):
+        return rows.none()
+    return rows if can_see_all(user) else rows.filter(owner=user)
+
+
 def jobs_for(user) -> QuerySet[BatchJob]:
     """The jobs `user` may see."""
-    if not (user and user.is_authenticated):
-        return BatchJob.objects.none()
-    if can_see_all(user):
-        return BatchJob.objects.all()
-    return BatchJob.objects.filter(owner=user)
+    return _visible(user, BatchJob.objects.all())
+
+
+def tallies_for(user) -> QuerySet[JobTally]:
+    """The JobTally rows that count the jobs `user` may see."""
+    return _visible(user, JobTally.objects.all())
 
 
 def get_job_for_user(user, pk) -> BatchJob:

@@ -4,7 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from jobs.account.delivery import requeue_stale
-from jobs.tasks import reconcile
+from jobs.tasks import reconcile, refresh_planner_stats
 
 cron.register(
     reconcile,
@@ -16,11 +16,22 @@ cron.register(
 )
 
 # Webhook deliveries whose RQ job was lost (a Redis restart) go back on the queue.
+(
+    cron.register(
+        requeue_stale,
+        queue_name=settings.BATCHSITE_WEBHOOK_QUEUE,
+        interval=60,
+        job_timeout=120,
+        result_ttl=600,
+        name="webhook-requeue",
+    ),
+)
+
 cron.register(
-    requeue_stale,
-    queue_name=settings.BATCHSITE_WEBHOOK_QUEUE,
-    interval=60,
-    job_timeout=120,
+    refresh_planner_stats,
+    queue_name="low",
+    interval=3600,
+    job_timeout=600,
     result_ttl=600,
-    name="webhook-requeue",
+    name="planner-stats",
 )

@@ -89,7 +89,11 @@ def start_runner(job_id: str, runner_id: str, worker_name: str, rq_job_id: str) 
         )
         now = timezone.now()
         started = BatchJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=now, updated_at=now, seq=F("seq") + 1
+            status=JobStatus.RUNNING,
+            started_at=now,
+            duration=timedelta(0),
+            updated_at=now,
+            seq=F("seq") + 1,
         )
         if started:
             entry = add_log(job.pk, f"Started: {job.total_items:,} items with {job.processor}")
@@ -194,6 +198,7 @@ def _apply_deltas(
         "item_seconds": F("item_seconds") + sum(o.duration for o in outcomes),
         "seq": F("seq") + 1,
         "updated_at": now,
+        "duration": BatchJob.duration_until(now),
     }
     if step:
         values["current_step"] = step

@@ -38,6 +38,13 @@ def reconcile() -> dict[str, Any]:
     return do_reconcile()
 
 
+def refresh_planner_stats() -> list[str]:
+    """Periodic: keep SQLite's planner statistics current (jobs.dbstats)."""
+    from jobs.dbstats import refresh
+
+    return refresh()
+
+
 def runner_timeout(job: BatchJob) -> int:
     """RQ's hard limit for one runner: its slice, then its slowest items' every attempt."""
     retries = job.max_attempts * (job.item_timeout + settings.BATCHSITE_RETRY_BACKOFF_MAX)

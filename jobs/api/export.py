@@ -21,10 +21,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from jobs.access import get_job_for_user
+from jobs.api.errors import InvalidParametersSerializer, invalid_parameters
 from jobs.api.item_views import ItemStatusField, one_of, parse_params
 from jobs.api.permissions import ScopedKeyPermission
-from jobs.api.serializers import InvalidParametersSerializer, _iso
-from jobs.api.views import invalid_parameters
+from jobs.api.serializers import _iso
 from jobs.models import BatchJob, JobItem
 
 EXPORT_CHUNK = 2000

@@ -11,12 +11,10 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.db import connection
-from django.db.models import CharField, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from jobs.models import BatchJob, JobStatus
+from jobs.models import BatchJob, JobStatus, JobTally
 from jobs.processors.registry import processors
 
 STATUS_ACCEPTS = ", ".join(JobStatus.values) + " (one, or several separated by commas)"
@@ -90,14 +88,17 @@ class StatusFilter(django_filters.Filter):
         return qs.filter(status__in=value) if value else qs
 
 
+def priority_q(band: tuple[int, int]) -> Q:
+    low, high = band
+    # One priority is an equality, which the planner estimates far better than a range.
+    return Q(priority=low) if low == high else Q(priority__gte=low, priority__lte=high)
+
+
 class PriorityFilter(django_filters.Filter):
     field_class = PriorityField
 
     def filter(self, qs: QuerySet, value):
-        if not value:
-            return qs
-        low, high = value
-        return qs.filter(priority__gte=low, priority__lte=high)
+        return qs.filter(priority_q(value)) if value else qs
 
 
 class ChoiceParamFilter(django_filters.Filter):
@@ -116,37 +117,32 @@ def date_range_start(value: str):
     return None
 
 
+_UUID_SHAPE = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+
+
+def id_prefix_range(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The ids that start with `value` (4+ characters of the dashed form) as a closed range, or
+    None when no id can: a range reads the primary key index, a text prefix would read rows."""
+    if not _HEX_PREFIX.match(value):
+        return None
+    if any(
+        (char == "-") != (shape == "-") for char, shape in zip(value, _UUID_SHAPE, strict=False)
+    ):
+        return None
+    digits = value.replace("-", "")
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
+
 def search_jobs(qs: QuerySet, name: str, value: str) -> QuerySet:
-    """By name (case-insensitive substring), or by job id prefix (8+ hex digits, or the full id)."""
+    """By name (case-insensitive substring), or by job id prefix."""
     value = value.strip()
     if not value:
         return qs
-    by_name = Q(name__icontains=value)
-    lowered = value.lower()
-    try:
-        return qs.filter(by_name | Q(pk=uuid.UUID(lowered)))
-    except ValueError:
-        pass
-    if not _HEX_PREFIX.match(lowered):
-        return qs.filter(by_name)
-    hex_digits = lowered.replace("-", "")
-    if connection.vendor == "postgresql":  # uuid::text is the dashed form
-        dashed = "-".join(
-            part
-            for part in (
-                hex_digits[:8],
-                hex_digits[8:12],
-                hex_digits[12:16],
-                hex_digits[16:20],
-                hex_digits[20:],
-            )
-            if part
-        )
-        prefix = dashed
-    else:  # SQLite keeps the 32 hex digits
-        prefix = hex_digits
-    qs = qs.annotate(id_text=Cast("id", output_field=CharField()))
-    return qs.filter(by_name | Q(id_text__startswith=prefix))
+    matches = Q(name__icontains=value)
+    ids = id_prefix_range(value.lower())
+    if ids is not None:
+        matches |= Q(pk__gte=ids[0], pk__lte=ids[1])
+    return qs.filter(matches)
 
 
 class JobFilter(django_filters.FilterSet):
@@ -163,6 +159,42 @@ class JobFilter(django_filters.FilterSet):
     def filter_date_range(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         start = date_range_start(value) if value else None
         return qs.filter(created_at__gte=start) if start else qs
+
+    # For a valid filterset only (after is_valid()).
+
+    def _dated(self) -> bool:
+        return self.form.cleaned_data.get("date_range") not in ("", None, "all")
+
+    def but_status(self) -> QuerySet[BatchJob]:
+        """The jobs matching every filter but status: what the summary counts."""
+        jobs = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "status":
+                jobs = self.filters[name].filter(jobs, value)
+        return jobs
+
+    def range_columns(self) -> set[str]:
+        """Columns a range filter bounds, so that their list index leads to the matches."""
+        columns = set()
+        if self._dated():
+            columns.add("created_at")
+        if self.form.cleaned_data.get("priority"):
+            columns.add("priority")
+        return columns
+
+    def tallied(self, tally: QuerySet[JobTally]) -> dict[str, int] | None:
+        """Jobs per status matching every filter but status, summed from `tally` (the JobTally
+        rows of the jobs this filterset's queryset holds); None when a filter is one the tally
+        does not count by (a date range, a search)."""
+        data = self.form.cleaned_data
+        if data.get("search") or self._dated():
+            return None
+        if data.get("processor"):
+            tally = tally.filter(processor=data["processor"])
+        if data.get("priority"):
+            tally = tally.filter(priority_q(data["priority"]))
+        rows = tally.order_by().values_list("status").annotate(n=Sum("jobs"))
+        return {status: n for status, n in rows if n}
 
 
 def parse_paging(params) -> tuple[dict, dict[str, dict[str, str]]]:

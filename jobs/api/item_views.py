@@ -28,9 +28,9 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from jobs.access import get_job_for_user
+from jobs.api.errors import InvalidParametersSerializer, invalid_parameters
 from jobs.api.permissions import ScopedKeyPermission
-from jobs.api.serializers import InvalidParametersSerializer, _iso
-from jobs.api.views import invalid_parameters
+from jobs.api.serializers import _iso
 from jobs.errors import ErrorCode
 from jobs.models import BatchJob, ItemAttempt, ItemStatus, JobItem, JobLogEntry, LogLevel
 

@@ -18,9 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from jobs.api.errors import ErrorSerializer, RequestErrorSerializer, refused
 from jobs.api.permissions import ScopedKeyPermission
-from jobs.api.schema import ErrorSerializer, RequestErrorSerializer
-from jobs.api.views import service_error_response
 from jobs.models import BatchJob, JobStatus, Priority
 from jobs.services import ServiceError, delete_job
 
@@ -135,7 +134,7 @@ def cleanup_view(request: Request) -> Response:
     try:
         days = parse_days(request.data)
     except ServiceError as exc:
-        return service_error_response(exc)
+        return refused(exc)
     cutoff = timezone.now() - timedelta(days=days)
     old = BatchJob.objects.filter(status__in=JobStatus.TERMINAL).filter(
         Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)

@@ -1,11 +1,11 @@
 """What the OpenAPI document says beyond the views' own `extend_schema`: the Bearer key scheme,
-the error bodies, and the error responses every endpoint shares.
+the bodies the views build by hand, and the error responses every endpoint shares.
 
 The shared ones (401, 403, 404, 429, and 400/415 for bodies) are added by `add_error_responses`, a
 drf-spectacular postprocessing hook, from what each view really does: its authenticators,
 permissions, throttles and path. So an endpoint added later is described without anyone having to
 remember to. Errors only one endpoint has (409 when finished, 413 past a limit, the list's
-parameter 400s) are declared on the view, with the serializers below.
+parameter 400s) are declared on the view, with the serializers of jobs.api.errors.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.throttling import ScopedRateThrottle
 
+from jobs.api.errors import ErrorSerializer, IntakeSerializer
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.serializers import JobSerializer
 from jobs.processors.options import options_schemas
@@ -46,86 +47,14 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-# --- error bodies ----------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    """DRF's own errors (401, 403, 404, 405, 415, 429 and malformed bodies)."""
-
-    detail = serializers.CharField()
-
-
-class ServiceErrorSerializer(serializers.Serializer):
-    """A request the service refused: 409 (wrong state) and the like."""
-
-    detail = serializers.CharField(help_text="Every problem, in one sentence.")
-    code = serializers.CharField(help_text="Machine-readable reason, e.g. `finished`, `active`.")
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Field name (or `detail`) → messages.",
-    )
-
-
-class RejectedLineSerializer(serializers.Serializer):
-    line = serializers.IntegerField()
-    input = serializers.CharField()
-    reason = serializers.CharField()
-
-
-class IntakeSerializer(serializers.Serializer):
-    """What the URL intake made of a submission."""
-
-    accepted = serializers.IntegerField(help_text="URLs that became items.")
-    duplicates = serializers.IntegerField(help_text="Inputs dropped as repeats of an earlier URL.")
-    rejected = RejectedLineSerializer(many=True, help_text="The first 100 rejected lines.")
-    rejected_count = serializers.IntegerField()
-
-
-class SubmitErrorSerializer(serializers.Serializer):
-    """400 (nothing valid, unknown processor, bad options, malformed body) or 413 (too many URLs,
-    file too large). `code`/`errors` come with every refusal of the service; the intake figures
-    once the URLs were read; a body that is not even parseable has `detail` alone."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-    accepted = serializers.IntegerField(required=False)
-    duplicates = serializers.IntegerField(required=False)
-    rejected = RejectedLineSerializer(many=True, required=False)
-    rejected_count = serializers.IntegerField(required=False)
-
-
-class RequestErrorSerializer(serializers.Serializer):
-    """400 for a bad body: `detail`, plus `code` and `errors` when the service refused it."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
 # --- success bodies the views build by hand ---------------------------------------------------
 
 
-class SubmittedJobSerializer(JobSerializer):
+class SubmittedJobSerializer(JobSerializer, IntakeSerializer):
     """201 of POST /api/jobs: the job plus what the intake made of the input."""
 
-    accepted = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
-    rejected = RejectedLineSerializer(many=True)
-    rejected_count = serializers.IntegerField()
-
     class Meta(JobSerializer.Meta):
-        fields = (
-            *JobSerializer.Meta.fields,
-            "accepted",
-            "duplicates",
-            "rejected",
-            "rejected_count",
-        )
+        fields = (*JobSerializer.Meta.fields, *IntakeSerializer._declared_fields)
         read_only_fields = fields
 
 
@@ -146,6 +75,10 @@ class JobDetailSerializer(JobSerializer):
     wall_seconds = serializers.FloatField(allow_null=True, help_text="Started → finished (or now).")
     speedup = serializers.FloatField(allow_null=True, help_text="sequential ÷ wall.")
     seq = serializers.IntegerField(help_text="Event sequence number.")
+    links = serializers.DictField(
+        child=serializers.URLField(),
+        help_text="The job's items, logs, results and events (server-sent) URLs.",
+    )
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -163,6 +96,7 @@ class JobDetailSerializer(JobSerializer):
             "wall_seconds",
             "speedup",
             "seq",
+            "links",
         )
         read_only_fields = fields
 

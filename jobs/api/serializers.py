@@ -8,7 +8,24 @@ from rest_framework import serializers
 
 from jobs.models import BatchJob, ItemStatus, JobStatus
 
-# The fields a job list needs, so list queries load nothing else.
+# A job as the API lists it: the Contracts' keys, in their order (job_dict writes exactly these).
+JOB_FIELDS = (
+    "job_id",
+    "name",
+    "processor",
+    "status",
+    "overall_progress",
+    "priority",
+    "total_items",
+    "counts",
+    "current_step",
+    "estimated_time_remaining",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+)
+# The columns a job list needs, so list queries load nothing else.
 LIST_FIELDS = (
     "id",
     "name",
@@ -48,22 +65,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchJob
-        fields = (
-            "job_id",
-            "name",
-            "processor",
-            "status",
-            "overall_progress",
-            "priority",
-            "total_items",
-            "counts",
-            "current_step",
-            "estimated_time_remaining",
-            "created_at",
-            "updated_at",
-            "started_at",
-            "finished_at",
-        )
+        fields = JOB_FIELDS
         read_only_fields = fields
 
     def to_representation(self, job: BatchJob) -> dict[str, Any]:
@@ -119,13 +121,3 @@ class JobListSerializer(serializers.Serializer):
     jobs = JobSerializer(many=True)
     pagination = PaginationSerializer()
     summary = SummarySerializer()
-
-
-class ParameterErrorSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    accepts = serializers.CharField()
-
-
-class InvalidParametersSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=ParameterErrorSerializer())

@@ -6,11 +6,10 @@ results live in item_views.py; queues and cleanup in ops_views.py.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F
-from django.db.models.functions import Coalesce, Now
+from django.db.models import Count
+from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -26,7 +25,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import health
-from jobs.access import get_job_for_user, jobs_for
+from jobs.access import get_job_for_user, jobs_for, tallies_for
+from jobs.api.errors import (
+    InvalidParametersSerializer,
+    RequestErrorSerializer,
+    ServiceErrorSerializer,
+    SubmitErrorSerializer,
+    bad_body,
+    invalid_parameters,
+    refused,
+)
 from jobs.api.filters import (
     DATE_RANGES,
     PRIORITY_ACCEPTS,
@@ -36,34 +44,21 @@ from jobs.api.filters import (
     filter_errors,
     parse_paging,
 )
+from jobs.api.paging import SUMMARY_GROUPS, job_page  # noqa: F401 (the Jobs page imports both)
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import (
     DeletedJobSerializer,
     HealthSerializer,
     JobDetailSerializer,
     ProcessorOptionsField,
-    RequestErrorSerializer,
-    ServiceErrorSerializer,
-    SubmitErrorSerializer,
     SubmittedJobSerializer,
 )
-from jobs.api.serializers import (
-    LIST_FIELDS,
-    InvalidParametersSerializer,
-    JobListSerializer,
-    JobSerializer,
-    job_dict,
-)
-from jobs.models import JobStatus
+from jobs.api.serializers import JobListSerializer, JobSerializer, job_dict
+from jobs.errors import ErrorCode
+from jobs.models import ItemStatus
 from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
 
-SUMMARY_GROUPS = {
-    "completed": (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS),
-    "failed": (JobStatus.FAILED,),
-    "in_progress": (JobStatus.RUNNING, JobStatus.CANCELLING),
-    "pending": (JobStatus.PENDING, JobStatus.QUEUED),
-    "cancelled": (JobStatus.CANCELLED,),
-}
+RETRYABLE = (ItemStatus.FAILED, ItemStatus.CANCELLED)
 SUBMIT_FIELDS = (
     "processor",
     "options",
@@ -75,21 +70,6 @@ SUBMIT_FIELDS = (
     "per_host_limit",
     "host_delay",
 )
-
-
-def service_error_response(exc: ServiceError) -> Response:
-    body: dict[str, Any] = {"detail": str(exc), "code": exc.code, "errors": exc.errors}
-    intake = getattr(exc, "intake", None)
-    if intake is not None:
-        body.update(intake.as_dict())
-    return Response(body, status=exc.status)
-
-
-def invalid_parameters(errors: dict[str, dict[str, str]]) -> Response:
-    return Response(
-        {"detail": "Invalid query parameters.", "errors": errors},
-        status=status.HTTP_400_BAD_REQUEST,
-    )
 
 
 LIST_PARAMETERS = [
@@ -106,17 +86,30 @@ LIST_PARAMETERS = [
         description=f"Priority: {PRIORITY_ACCEPTS} (low 1–3, normal 4–6, high 7–8, urgent 9–10).",
     ),
     OpenApiParameter("processor", str, description="A processor name."),
-    OpenApiParameter("search", str, description="Name (substring), or job id prefix."),
+    OpenApiParameter(
+        "search",
+        str,
+        description="Part of the name (any case), or the start of the job id (4+ characters).",
+    ),
     OpenApiParameter("limit", int, description="Page size, default 50; above 100 counts as 100."),
     OpenApiParameter("offset", int, description="Jobs to skip, default 0."),
-    OpenApiParameter("sort_by", str, enum=tuple(SORT_FIELDS), description="Default created_at."),
+    OpenApiParameter(
+        "sort_by",
+        str,
+        enum=tuple(SORT_FIELDS),
+        description="Default created_at; ties in id order. duration: wall-clock time from start "
+        "to finish (a running job's as of its last progress update; 0 before it starts).",
+    ),
     OpenApiParameter("sort_order", str, enum=("asc", "desc"), description="Default desc."),
 ]
 
 
 class JobListView(APIView):
     """List your jobs (staff: every job) with filters, sorting, paging and a per-status summary;
-    or submit a new batch."""
+    or submit a new batch.
+
+    For example ?status=failed,cancelled&date_range=week&sort_by=progress&sort_order=asc; every
+    parameter is in the API reference. A bad value is a 400 naming it and what it accepts."""
 
     permission_classes = [ScopedKeyPermission]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -143,7 +136,7 @@ class JobListView(APIView):
             errors = {**filter_errors(filterset.form), **errors}
         if errors:
             return invalid_parameters(errors)
-        return Response(job_page(filterset, **paging))
+        return Response(job_page(filterset, tally=tallies_for(request.user), **paging))
 
     @extend_schema(
         request=inline_serializer(
@@ -179,10 +172,7 @@ class JobListView(APIView):
     def post(self, request: Request) -> Response:
         data = request.data
         if not hasattr(data, "get"):
-            return Response(
-                {"detail": "The body must be a JSON object (or a form).", "code": "invalid"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return bad_body("detail", "The body must be a JSON object (or a form).")
         upload = request.FILES.get("file")
         fields = {name: data.get(name) for name in SUBMIT_FIELDS if name in data}
         try:
@@ -201,7 +191,7 @@ class JobListView(APIView):
                     raise ServiceError({"urls": ["A list of URLs (or use `text`)."]})
                 submission = submit_batch(request.user, urls=urls, text=data.get("text"), **fields)
         except ServiceError as exc:
-            return service_error_response(exc)
+            return refused(exc)
         body = {**job_dict(submission.job), **submission.intake.as_dict()}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -219,45 +209,6 @@ def _read_upload(upload) -> bytes:
     return upload.read()
 
 
-def job_page(filterset: JobFilter, *, limit: int, offset: int, sort_by: str, sort_order: str):
-    """One page of jobs, the total and the per-status summary: two queries, whatever the page."""
-    filtered = filterset.qs
-    if sort_by == "duration":
-        filtered = filtered.annotate(
-            duration=ExpressionWrapper(
-                Coalesce(F("finished_at"), Now()) - F("started_at"), output_field=DurationField()
-            )
-        )
-    key = SORT_FIELDS[sort_by]
-    ordering = [
-        F(key).desc(nulls_last=True) if sort_order == "desc" else F(key).asc(nulls_last=True),
-        "-id" if sort_order == "desc" else "id",
-    ]
-    jobs = list(filtered.only(*LIST_FIELDS).order_by(*ordering)[offset : offset + limit])
-    # One grouped count serves both the summary (every filter but status) and the total (the
-    # statuses asked for): it reads the (owner, status) index instead of the rows.
-    unfiltered_status = JobFilter(
-        {k: v for k, v in filterset.data.items() if k != "status"}, queryset=filterset.queryset
-    ).qs
-    by_status = dict(unfiltered_status.order_by().values_list("status").annotate(n=Count("status")))
-    wanted = filterset.form.cleaned_data.get("status") or list(JobStatus.values)
-    total = sum(by_status.get(s, 0) for s in wanted)
-    summary = {"total_jobs": sum(by_status.values())}
-    for name, statuses in SUMMARY_GROUPS.items():
-        summary[name] = sum(by_status.get(s, 0) for s in statuses)
-    return {
-        "jobs": [job_dict(job) for job in jobs],
-        "pagination": {
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "page": offset // limit + 1,
-            "pages": max(1, math.ceil(total / limit)),
-        },
-        "summary": summary,
-    }
-
-
 class JobDetailView(APIView):
     """One job: its state, counts per status and per step, throughput, ETA, and the
     sequential-vs-wall-clock comparison. DELETE removes a finished job with everything it has."""
@@ -267,7 +218,7 @@ class JobDetailView(APIView):
     @extend_schema(responses={200: JobDetailSerializer})
     def get(self, request: Request, job_id) -> Response:
         job = get_job_for_user(request.user, job_id)
-        return Response(job_detail(job))
+        return Response(job_detail(job, request))
 
     @extend_schema(
         responses={
@@ -280,11 +231,16 @@ class JobDetailView(APIView):
         try:
             deleted = delete_job(job)
         except ServiceError as exc:
-            return service_error_response(exc)
+            return refused(exc)
         return Response({"deleted": str(job_id), **deleted})
 
 
-def job_detail(job) -> dict[str, Any]:
+# What a job has under its URL, linked from its detail (the browsable API makes links clickable;
+# events is the SSE stream, routed ahead of Django in batchsite/asgi.py).
+JOB_LINKS = ("items", "logs", "results", "events")
+
+
+def job_detail(job, request: Request) -> dict[str, Any]:
     steps = list(job.items.values("current_step", "status").annotate(n=Count("id")).order_by())
     by_step: dict[str, dict[str, int]] = {}
     for row in steps:
@@ -306,6 +262,10 @@ def job_detail(job) -> dict[str, Any]:
         "wall_seconds": None if wall is None else round(wall, 3),
         "speedup": None if job.speedup is None else round(job.speedup, 2),
         "seq": job.seq,
+        "links": {
+            name: request.build_absolute_uri(f"{reverse('api-job', args=[job.pk])}/{name}")
+            for name in JOB_LINKS
+        },
     }
 
 
@@ -324,7 +284,7 @@ def cancel_view(request: Request, job_id) -> Response:
     try:
         job = cancel_job(job)
     except ServiceError as exc:
-        return service_error_response(exc)
+        return refused(exc)
     return Response(job_dict(job))
 
 
@@ -332,8 +292,15 @@ def cancel_view(request: Request, job_id) -> Response:
     request=inline_serializer(
         "RetryItems",
         {
-            "status": serializers.ListField(child=serializers.CharField(), required=False),
-            "error_code": serializers.CharField(required=False),
+            "status": serializers.ListField(
+                child=serializers.CharField(),
+                required=False,
+                help_text=f"Item statuses: {', '.join(RETRYABLE)}. Default: failed.",
+            ),
+            "error_code": serializers.CharField(
+                required=False,
+                help_text=f"Only the items that failed so: {', '.join(ErrorCode.values)}.",
+            ),
         },
     ),
     responses={
@@ -348,21 +315,19 @@ def retry_view(request: Request, job_id) -> Response:
     """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
     job = get_job_for_user(request.user, job_id)
     if not hasattr(request.data, "get"):
-        return Response(
-            {"detail": "The body must be a JSON object.", "code": "invalid"}, status=400
-        )
+        return bad_body("detail", 'The body is an object: {"status": [...], "error_code": ...}.')
     statuses = request.data.get("status") or None
     if isinstance(statuses, str):
         statuses = [s.strip() for s in statuses.split(",") if s.strip()]
     if statuses is not None and not isinstance(statuses, list):
-        return Response({"detail": "status is a list of item statuses."}, status=400)
+        return bad_body("status", f"A list of item statuses: {', '.join(RETRYABLE)}.")
     error_code = request.data.get("error_code") or None
-    if error_code is not None and not isinstance(error_code, str):
-        return Response({"detail": "error_code is a string."}, status=400)
+    if error_code is not None and error_code not in ErrorCode.values:
+        return bad_body("error_code", f"One of {', '.join(ErrorCode.values)}.")
     try:
         requeued = retry_items(job, statuses, error_code)
     except ServiceError as exc:
-        return service_error_response(exc)
+        return refused(exc)
     return Response({"requeued": requeued})
 
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0006_job_owner_updated'),
+        ('jobs', '0006_job_list'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

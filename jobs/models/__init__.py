@@ -11,6 +11,7 @@ from jobs.models.choices import (
 )
 from jobs.models.keys import ApiKey, ApiKeyScope
 from jobs.models.pipeline import BatchJob, ItemAttempt, JobItem, JobLogEntry, Runner
+from jobs.models.tally import JobTally
 from jobs.models.webhooks import (
     DeliveryAttempt,
     DeliveryStatus,
@@ -33,6 +34,7 @@ __all__ = [
     "JobItem",
     "JobLogEntry",
     "JobStatus",
+    "JobTally",
     "LogLevel",
     "Preferences",
     "Priority",

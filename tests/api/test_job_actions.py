@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.test import APIClient
 
-from jobs import store
+from jobs.api.errors import IntakeSerializer
+from jobs.api.serializers import JOB_FIELDS
 from jobs.models import (
-    ApiKey,
     ApiKeyScope,
     BatchJob,
     ItemAttempt,
@@ -17,25 +16,14 @@ from jobs.models import (
     JobLogEntry,
     JobStatus,
 )
-from tests.api.test_jobs_list import JOB_KEYS
+from jobs.services import delete_job
+from tests.api.seed import client_for, key_client, make_job
 from tests.conftest import refreshed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-INTAKE_KEYS = {"accepted", "duplicates", "rejected"}
-DETAIL_KEYS = {"steps", "throughput", "sequential_seconds", "wall_seconds", "speedup"}
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def api(alice) -> APIClient:
-    return client_for(alice)
+INTAKE_KEYS = set(IntakeSerializer._declared_fields)
+DETAIL_KEYS = {"steps", "throughput", "sequential_seconds", "wall_seconds", "speedup", "links"}
 
 
 def post_jobs(client, data, fmt="json"):
@@ -46,18 +34,6 @@ def blocked_url(site, name="x") -> str:
     """127.0.0.2 is loopback but not in the allowed networks: the item fails, BLOCKED_ADDRESS."""
     port = site.base_url.rsplit(":", 1)[1]
     return f"http://127.0.0.2:{port}/{name}"
-
-
-def seeded_job(owner, status=JobStatus.COMPLETED, items=3, item_status=ItemStatus.SUCCEEDED):
-    job = BatchJob.objects.create(owner=owner, status=status, total_items=items)
-    store.insert_items(
-        job.pk,
-        [(i, f"https://example.com/{i}", f"example.com/{i}") for i in range(items)],
-        "queued",
-    )
-    job.items.update(status=item_status)
-    job.recount()
-    return job
 
 
 # --- POST /api/jobs -------------------------------------------------------------------------
@@ -74,7 +50,7 @@ def test_posting_json_urls_answers_201_with_the_job_and_what_was_accepted(api):
     )
     assert response.status_code == 201
     body = response.json()
-    assert set(body) >= JOB_KEYS | INTAKE_KEYS
+    assert set(body) >= set(JOB_FIELDS) | INTAKE_KEYS
     assert (body["name"], body["priority"], body["status"]) == ("From a script", 8, "queued")
     assert (body["accepted"], body["duplicates"], body["total_items"]) == (2, 1, 2)
     assert body["rejected"] == [{"line": 3, "input": "not a url", "reason": "contains spaces"}]
@@ -151,9 +127,7 @@ def test_a_file_over_the_upload_limit_is_413(api, settings):
 
 
 def test_a_read_only_key_reads_but_may_not_submit(alice):
-    _, raw = ApiKey.issue(alice, "dashboard", scope=ApiKeyScope.READ)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client = key_client(alice, ApiKeyScope.READ)
     assert client.get("/api/jobs").status_code == 200
     response = post_jobs(client, {"urls": ["https://example.com"]})
     assert response.status_code == 403
@@ -161,7 +135,7 @@ def test_a_read_only_key_reads_but_may_not_submit(alice):
 
 
 def test_submitting_unauthenticated_is_401():
-    response = post_jobs(APIClient(), {"urls": ["https://example.com"]})
+    response = post_jobs(client_for(None), {"urls": ["https://example.com"]})
     assert response.status_code == 401
     assert not BatchJob.objects.exists()
 
@@ -176,7 +150,7 @@ def test_detail_after_a_real_run_has_steps_and_the_timing_comparison(api, site, 
     response = api.get(f"/api/jobs/{job_id}")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) >= JOB_KEYS | DETAIL_KEYS
+    assert set(body) >= set(JOB_FIELDS) | DETAIL_KEYS
     assert body["status"] == "completed_with_errors"
     assert body["counts"]["succeeded"] == 2
     assert body["counts"]["failed"] == 1
@@ -188,6 +162,10 @@ def test_detail_after_a_real_run_has_steps_and_the_timing_comparison(api, site, 
     job = BatchJob.objects.get(pk=job_id)
     assert body["speedup"] == round(job.item_seconds / job.wall_seconds, 2)
     assert body["estimated_time_remaining"] == 0
+    assert set(body["links"]) == {"items", "logs", "results", "events"}
+    for name in ("items", "logs", "results"):
+        assert body["links"][name] == f"http://testserver/api/jobs/{job_id}/{name}"
+        assert api.get(body["links"][name]).status_code == 200
 
 
 def test_cancel_answers_the_cancelled_job_then_409_once_it_has_finished(api):
@@ -219,14 +197,14 @@ def test_retry_requeues_the_failed_items_and_a_run_finishes_them(api, site, burs
 
 
 def test_retry_is_409_while_the_job_runs(api, alice):
-    job = seeded_job(alice, status=JobStatus.RUNNING, item_status=ItemStatus.FAILED)
+    job = make_job(alice, 3, status=JobStatus.RUNNING, item_status=ItemStatus.FAILED)
     response = api.post(f"/api/jobs/{job.pk}/retry", {"status": ["failed"]}, format="json")
     assert response.status_code == 409
     assert job.items.filter(status=ItemStatus.FAILED).count() == 3
 
 
 def test_retry_refuses_statuses_that_cannot_be_retried(api, alice):
-    job = seeded_job(alice, item_status=ItemStatus.FAILED)
+    job = make_job(alice, 3, item_status=ItemStatus.FAILED)
     response = api.post(f"/api/jobs/{job.pk}/retry", {"status": ["succeeded"]}, format="json")
     assert response.status_code == 400
     assert "status" in response.json()["errors"]
@@ -249,6 +227,67 @@ def test_delete_is_409_while_active_then_removes_everything(api, site, burst_wor
     assert not ItemAttempt.objects.exists()
     assert not JobLogEntry.objects.filter(job_id=job_id).exists()
     assert api.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+def test_retry_takes_only_the_items_with_the_error_code_asked_for(api, alice):
+    job = make_job(alice, 4, item_status=ItemStatus.FAILED)
+    job.items.filter(position__lt=3).update(error_code="TIMEOUT")
+    job.items.filter(position=3).update(error_code="DNS_ERROR")
+    body = {"status": ["failed"], "error_code": "DNS_ERROR"}
+    response = api.post(f"/api/jobs/{job.pk}/retry", body, format="json")
+    assert response.json() == {"requeued": 1}
+    assert list(job.items.filter(status=ItemStatus.QUEUED).values_list("position", flat=True)) == [
+        3
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "bad"),
+    [
+        ({"error_code": "OOPS"}, "error_code"),
+        ({"error_code": 7}, "error_code"),
+        ({"status": {"failed": True}}, "status"),
+        ({"status": ["succeeded"]}, "status"),
+    ],
+)
+def test_a_bad_retry_is_a_400_naming_the_field(api, alice, body, bad):
+    job = make_job(alice, 2, item_status=ItemStatus.FAILED)
+    response = api.post(f"/api/jobs/{job.pk}/retry", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {bad}
+    assert response.json()["code"] == "invalid"
+    assert job.items.filter(status=ItemStatus.FAILED).count() == 2
+
+
+def test_delete_removes_items_attempts_and_logs_in_batches(alice):
+    job = make_job(alice, 7, item_status=ItemStatus.FAILED)
+    for item in job.items.all():
+        item.attempt_history.create(number=1, started_at=item.job.created_at, outcome="failed")
+    JobLogEntry.objects.bulk_create(JobLogEntry(job=job, message=str(n)) for n in range(5))
+    assert delete_job(job, batch=2) == {"attempts": 7, "logs": 5, "items": 7}
+    assert not BatchJob.objects.filter(pk=job.pk).exists()
+    assert not JobItem.objects.exists()
+    assert not ItemAttempt.objects.exists()
+    assert not JobLogEntry.objects.exists()
+
+
+# (method, path suffix, body) of every route that changes something
+WRITES = [
+    ("post", "/cancel", None),
+    ("post", "/retry", {"status": ["failed"]}),
+    ("delete", "", None),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
+def test_a_read_only_key_changes_nothing(alice, method, suffix, body):
+    job = make_job(alice, 2, status=JobStatus.COMPLETED_WITH_ERRORS, item_status=ItemStatus.FAILED)
+    client = key_client(alice, ApiKeyScope.READ)
+    response = getattr(client, method)(f"/api/jobs/{job.pk}{suffix}", body, format="json")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This API key is read-only."}
+    job.refresh_from_db()
+    assert (job.status, job.count_failed) == (JobStatus.COMPLETED_WITH_ERRORS, 2)
 
 
 # --- ownership on every route -----------------------------------------------------------------
@@ -274,7 +313,7 @@ ROUTES = [
 def test_only_the_owner_and_staff_reach_a_job(
     request, alice, method, suffix, state, owner_gets, who, expected
 ):
-    job = seeded_job(alice, status=state, item_status=ItemStatus.FAILED)
+    job = make_job(alice, 3, status=state, item_status=ItemStatus.FAILED)
     user = None if who == "anonymous" else request.getfixturevalue(who)
     response = getattr(client_for(user), method)(f"/api/jobs/{job.pk}{suffix}")
     assert response.status_code == (expected or owner_gets)
@@ -294,9 +333,8 @@ def test_a_missing_or_malformed_job_id_is_404(api, suffix):
 
 @pytest.mark.parametrize("body", ["[{}]", "[]", "null", '"x"', "1"])
 def test_a_body_that_is_not_an_object_is_a_400_not_a_500(alice, body):
-    client = APIClient()
-    client.force_authenticate(alice)
-    job = BatchJob.objects.create(owner=alice, status="completed")
+    client = client_for(alice)
+    job = make_job(alice)
     for path in ("/api/jobs", f"/api/jobs/{job.pk}/retry"):
         response = client.post(path, body, content_type="application/json")
         assert response.status_code == 400, (path, body)
