@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jobs.api.filters import JobFilter, filter_errors, parse_paging
 from jobs.api.views import SUMMARY_GROUPS, job_page
-from jobs.models import BatchJob, JobStatus, Priority
+from jobs.models import BatchJob, JobStatus, JobTally, Priority
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -131,10 +131,15 @@ def _page_number(raw: str | None) -> int | None:
 
 
 def read(
-    params: QueryDict, jobs: QuerySet[BatchJob], *, page_size: int = DEFAULT_PAGE_SIZE
+    params: QueryDict,
+    jobs: QuerySet[BatchJob],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    tally: QuerySet[JobTally] | None = None,
 ) -> Listing:
     """The page of jobs the query string asks for (bad values reported and left out); without a
-    `limit`, `page_size` rows (the user's preference)."""
+    `limit`, `page_size` rows (the user's preference). `tally`: the JobTally rows of `jobs`
+    (jobs.access.tallies_for), which answer the status tabs without counting, as in the API."""
     query = QueryDict(mutable=True)
     for name in KEPT:
         values = [v for v in params.getlist(name) if v.strip()]
@@ -159,13 +164,13 @@ def read(
     limit = paging["limit"] if "limit" in query else page_size
     page = page or 1
     order = {"sort_by": paging["sort_by"], "sort_order": paging["sort_order"]}
-    data = job_page(filterset, limit=limit, offset=(page - 1) * limit, **order)
+    data = job_page(filterset, limit=limit, offset=(page - 1) * limit, tally=tally, **order)
     pages = data["pagination"]["pages"]
     if page > pages:  # past the end (the list shrank, or a typed page number): the last page
         errors.append(f"There is no page {page:,}; this is the last one, page {pages:,}.")
         page = pages
         query["page"] = str(page)
-        data = job_page(filterset, limit=limit, offset=(page - 1) * limit, **order)
+        data = job_page(filterset, limit=limit, offset=(page - 1) * limit, tally=tally, **order)
     return Listing(
         rows=[_row(job) for job in data["jobs"]],
         pagination=data["pagination"],

@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from jobs import listing
-from jobs.access import can_see_all, jobs_for
+from jobs.access import can_see_all, jobs_for, tallies_for
 from jobs.account.preferences import layout_preferences
 from jobs.api.filters import DATE_RANGES, PRIORITY_BANDS, JobFilter
 from jobs.models import BatchJob, JobStatus
@@ -94,7 +94,12 @@ def page(request: HttpRequest) -> HttpResponse:
     if jump is not None:
         return jump
     jobs = jobs_for(request.user)
-    found = listing.read(request.GET, jobs, page_size=layout_preferences(request.user).page_size)
+    found = listing.read(
+        request.GET,
+        jobs,
+        page_size=layout_preferences(request.user).page_size,
+        tally=tallies_for(request.user),
+    )
     staff = can_see_all(request.user)
     if staff:
         _owners(found.rows)
