@@ -20,7 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def hourly(owner, **fields) -> Schedule:
     schedule, _ = schedules.create_schedule(
-        owner, text="https://example.com/a\nexample.com/a\nhttps://example.org/b", every="1h", **fields
+        owner,
+        text="https://example.com/a\nexample.com/a\nhttps://example.org/b",
+        every="1h",
+        **fields,
     )
     return schedule
 
@@ -30,7 +33,12 @@ def test_a_due_schedule_becomes_one_job_linked_to_it(alice):
     assert schedule.urls == ["https://example.com/a", "https://example.org/b"]  # stored once
     due = schedule.next_run_at
     [job] = schedules.fire_due(due + timedelta(seconds=1))
-    assert (job.schedule_id, job.owner, job.name, job.priority) == (schedule.pk, alice, "Availability", 8)
+    assert (job.schedule_id, job.owner, job.name, job.priority) == (
+        schedule.pk,
+        alice,
+        "Availability",
+        8,
+    )
     assert job.total_items == 2 and job.max_attempts == 1
     schedule.refresh_from_db()
     assert schedule.next_run_at == due + timedelta(hours=1)
@@ -62,7 +70,7 @@ def test_two_scheduler_ticks_racing_in_threads_fire_each_schedule_once(alice):
         try:
             barrier.wait(10)
             fired.append(schedules.fire_due(now))
-        except BaseException as exc:  # noqa: BLE001 — reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -94,7 +102,9 @@ def test_a_paused_schedule_does_not_run_and_resumes_without_catching_up(alice):
 
 def test_once_runs_once_and_then_has_no_next_run(alice):
     at = timezone.now() + timedelta(minutes=5)
-    schedule, _ = schedules.create_schedule(alice, urls=["https://example.com"], run_at=at.isoformat())
+    schedule, _ = schedules.create_schedule(
+        alice, urls=["https://example.com"], run_at=at.isoformat()
+    )
     assert schedule.kind == "once" and schedule.next_run_at == at
     assert len(schedules.fire_due(at)) == 1
     schedule.refresh_from_db()
@@ -125,9 +135,21 @@ def test_create_refuses_bad_settings_and_timing_together(alice):
 
 def test_update_reads_the_timing_again_and_keeps_what_is_not_given(alice):
     schedule = hourly(alice, name="Keep", priority=3)
-    schedule = schedules.update_schedule(schedule, {"cron": "0 9 * * *", "time_zone": "Europe/Berlin"})
-    assert (schedule.kind, schedule.cron, schedule.time_zone) == ("cron", "0 9 * * *", "Europe/Berlin")
+    schedule = schedules.update_schedule(
+        schedule, {"cron": "0 9 * * *", "time_zone": "Europe/Berlin"}
+    )
+    assert (schedule.kind, schedule.cron, schedule.time_zone) == (
+        "cron",
+        "0 9 * * *",
+        "Europe/Berlin",
+    )
     assert (schedule.name, schedule.priority, schedule.interval_minutes) == ("Keep", 3, None)
-    schedule = schedules.update_schedule(schedule, {"time_zone": "UTC", "urls": ["https://x.example"]})
-    assert (schedule.cron, schedule.time_zone, schedule.urls) == ("0 9 * * *", "UTC", ["https://x.example"])
+    schedule = schedules.update_schedule(
+        schedule, {"time_zone": "UTC", "urls": ["https://x.example"]}
+    )
+    assert (schedule.cron, schedule.time_zone, schedule.urls) == (
+        "0 9 * * *",
+        "UTC",
+        ["https://x.example"],
+    )
     assert schedule.next_run_at.hour == 9 and schedule.next_run_at.minute == 0

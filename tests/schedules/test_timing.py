@@ -32,7 +32,12 @@ def test_cron_keeps_local_time_across_spring_forward():
     for _ in range(4):
         moment = next_cron("0 9 * * *", moment, "Europe/Berlin")
         runs.append(moment)
-    assert runs == [utc(2026, 3, 28, 8), utc(2026, 3, 29, 7), utc(2026, 3, 30, 7), utc(2026, 3, 31, 7)]
+    assert runs == [
+        utc(2026, 3, 28, 8),
+        utc(2026, 3, 29, 7),
+        utc(2026, 3, 30, 7),
+        utc(2026, 3, 31, 7),
+    ]
 
 
 def test_cron_keeps_local_time_across_fall_back_and_runs_a_repeated_time_once():
@@ -69,7 +74,9 @@ def test_interval_is_elapsed_time_and_skips_missed_runs():
     due = utc(2026, 10, 25, 0, 0)
     assert following_run(schedule, due, due) == utc(2026, 10, 25, 1, 0)
     # The scheduler was down for 3½ hours: the next run is the next slot, not four at once.
-    assert following_run(schedule, due, due + timedelta(hours=3, minutes=30)) == utc(2026, 10, 25, 4)
+    assert following_run(schedule, due, due + timedelta(hours=3, minutes=30)) == utc(
+        2026, 10, 25, 4
+    )
 
 
 def test_once_has_no_following_run_and_upcoming_lists_the_next_runs():
