@@ -31,7 +31,8 @@ def test_two_real_runs_show_what_is_newly_failing_and_what_recovered(alice, site
         [job] = schedules.fire_due(due + timedelta(hours=run))
         burst_worker()
         job.refresh_from_db()
-        assert job.status in JobStatus.TERMINAL and job.schedule_id == schedule.pk
+        assert job.status in JobStatus.TERMINAL
+        assert job.schedule_id == schedule.pk
     first, second = BatchJob.objects.filter(schedule=schedule).order_by("created_at")
     # http_check keeps any response as its result: a 5xx is an item that succeeded with it.
     statuses = {

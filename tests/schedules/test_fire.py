@@ -39,7 +39,8 @@ def test_a_due_schedule_becomes_one_job_linked_to_it(alice):
         "Availability",
         8,
     )
-    assert job.total_items == 2 and job.max_attempts == 1
+    assert job.total_items == 2
+    assert job.max_attempts == 1
     schedule.refresh_from_db()
     assert schedule.next_run_at == due + timedelta(hours=1)
     assert (schedule.runs, schedule.last_error) == (1, "")
@@ -105,7 +106,8 @@ def test_once_runs_once_and_then_has_no_next_run(alice):
     schedule, _ = schedules.create_schedule(
         alice, urls=["https://example.com"], run_at=at.isoformat()
     )
-    assert schedule.kind == "once" and schedule.next_run_at == at
+    assert schedule.kind == "once"
+    assert schedule.next_run_at == at
     assert len(schedules.fire_due(at)) == 1
     schedule.refresh_from_db()
     assert schedule.next_run_at is None
@@ -152,4 +154,5 @@ def test_update_reads_the_timing_again_and_keeps_what_is_not_given(alice):
         "UTC",
         ["https://x.example"],
     )
-    assert schedule.next_run_at.hour == 9 and schedule.next_run_at.minute == 0
+    assert schedule.next_run_at.hour == 9
+    assert schedule.next_run_at.minute == 0
