@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from jobs import schedule_timing as timing
@@ -47,6 +47,15 @@ def schedules_for(user) -> QuerySet[Schedule]:
         return Schedule.objects.none()
     rows = Schedule.objects.all()
     return rows if can_see_all(user) else rows.filter(owner=user)
+
+
+def with_last_run(rows: QuerySet[Schedule]) -> QuerySet[Schedule]:
+    """`rows` with `last_job_id` and `last_job_status`: their latest run's, in the same query."""
+    latest = BatchJob.objects.filter(schedule=OuterRef("pk")).order_by("-created_at", "-pk")
+    return rows.annotate(
+        last_job_id=Subquery(latest.values("pk")[:1]),
+        last_job_status=Subquery(latest.values("status")[:1]),
+    )
 
 
 def user_time_zone(user) -> str:
