@@ -1,4 +1,7 @@
 """manage.py submit_batch FILE|- [--processor P] [--priority P] [--concurrency N] [--wait]
+                         [--at TIME | --cron EXPR | --every N[m|h|d] [--at FIRST]]
+
+With --at, --cron or --every the batch becomes a schedule (jobs.schedules) instead of a job now.
 
 Exit status: 0 all items succeeded, 1 some failed or were cancelled, 2 bad input (or past
 the user's quota).
@@ -15,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.models import BatchJob, JobStatus
+from jobs.schedules import create_schedule
 from jobs.services import ServiceError, submit_batch
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
@@ -41,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
         parser.add_argument("--user", default=None, help="Owner (default: the only superuser).")
         parser.add_argument("--wait", action="store_true", help="Show progress until the job ends.")
+        parser.add_argument(
+            "--at", default=None, help="Run once then (ISO 8601; no offset: the user's time zone)."
+        )
+        parser.add_argument("--cron", default=None, help="Run on a cron expression: '0 9 * * 1-5'.")
+        parser.add_argument("--every", default=None, help="Run every N minutes: 30, 30m, 2h, 1d.")
+        parser.add_argument("--time-zone", default=None, help="Default: the user's preferences.")
 
     def handle(self, *args, **opts) -> None:
         owner = self._owner(opts["user"])
@@ -49,6 +59,9 @@ class Command(BaseCommand):
             options = json.loads(opts["options"]) if opts["options"] else {}
         except json.JSONDecodeError as exc:
             raise BadInput(f"--options is not valid JSON: {exc}") from None
+        if opts["at"] or opts["cron"] or opts["every"]:
+            self._schedule(owner, data, filename, options, opts)
+            return
         try:
             submission = submit_batch(
                 owner,
@@ -84,6 +97,37 @@ class Command(BaseCommand):
         )
         if job.status != JobStatus.COMPLETED:
             sys.exit(EXIT_FAILURES)
+
+    def _schedule(self, owner, data: bytes, filename: str, options: dict, opts: dict) -> None:
+        if opts["wait"]:
+            raise BadInput("--wait is for a batch that runs now, not a schedule.")
+        try:
+            schedule, intake = create_schedule(
+                owner,
+                file=data,
+                filename=filename,
+                run_at=opts["at"],
+                cron=opts["cron"],
+                every=opts["every"],
+                time_zone=opts["time_zone"],
+                processor=opts["processor"],
+                options=options,
+                priority=opts["priority"],
+                concurrency=opts["concurrency"],
+                item_timeout=opts["item_timeout"],
+                max_attempts=opts["max_attempts"],
+                name=opts["name"] or filename,
+            )
+        except ServiceError as exc:
+            intake = getattr(exc, "intake", None)
+            if intake is not None:
+                self._show_rejections(intake)
+            raise BadInput(str(exc)) from None
+        self._show_rejections(intake)
+        self.stdout.write(
+            f"Scheduled {schedule.pk}: {len(schedule.urls):,} URLs, {schedule.timing}, "
+            f"next run {schedule.next_run_at.isoformat()}"
+        )
 
     def _owner(self, username: str | None):
         users = get_user_model().objects
