@@ -23,15 +23,26 @@ def urls(tmp_path):
     ("args", "kind", "timing"),
     [
         (["--every", "2h"], "interval", "every 2 hours"),
-        (["--cron", "0 9 * * 1-5", "--time-zone", "Europe/Berlin"], "cron", "cron 0 9 * * 1-5 (Europe/Berlin)"),
+        (
+            ["--cron", "0 9 * * 1-5", "--time-zone", "Europe/Berlin"],
+            "cron",
+            "cron 0 9 * * 1-5 (Europe/Berlin)",
+        ),
         (["--at", "2099-01-01T09:00"], "once", "once"),
     ],
 )
 def test_timing_options_make_a_schedule(alice, urls, args, kind, timing):
     out, err = io.StringIO(), io.StringIO()
-    call_command("submit_batch", urls, "--user", "alice", "--priority", "high", *args, stdout=out, stderr=err)
+    call_command(
+        "submit_batch", urls, "--user", "alice", "--priority", "high", *args, stdout=out, stderr=err
+    )
     schedule = Schedule.objects.get()
-    assert (schedule.owner, schedule.kind, schedule.timing, schedule.priority) == (alice, kind, timing, 8)
+    assert (schedule.owner, schedule.kind, schedule.timing, schedule.priority) == (
+        alice,
+        kind,
+        timing,
+        8,
+    )
     assert schedule.urls == ["https://example.com", "https://example.org"]
     assert out.getvalue().startswith(f"Scheduled {schedule.pk}: 2 URLs, {timing}, next run ")
     assert "line 3: 'not_a_url'" in err.getvalue()
@@ -51,6 +62,14 @@ def test_timing_options_make_a_schedule(alice, urls, args, kind, timing):
 )
 def test_bad_timing_exits_2_and_makes_nothing(alice, urls, args):
     with pytest.raises(CommandError) as caught:
-        call_command("submit_batch", urls, "--user", "alice", *args, stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "submit_batch",
+            urls,
+            "--user",
+            "alice",
+            *args,
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     assert caught.value.returncode == 2
     assert not Schedule.objects.exists()
