@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,7 +25,9 @@ from django.utils.dateparse import parse_datetime
 from jobs.models import ScheduleKind
 
 MAX_INTERVAL_MINUTES = 366 * 24 * 60
-_EVERY = re.compile(r"^\s*(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE)
+_EVERY = re.compile(
+    r"^\s*(\d{1,9})\s*(m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE | re.ASCII
+)
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440}
 
 
@@ -86,6 +88,10 @@ def parse_cron(value) -> str:
         raise TimingError(
             "cron", "Five fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5."
         )
+    try:
+        croniter(text, timezone.now()).get_next(datetime)
+    except (CroniterError, ValueError, KeyError, OverflowError):
+        raise TimingError("cron", "This expression never matches a date (e.g. 30 February).")
     return text
 
 
