@@ -91,7 +91,9 @@ def parse_cron(value) -> str:
     try:
         croniter(text, timezone.now()).get_next(datetime)
     except (CroniterError, ValueError, KeyError, OverflowError):
-        raise TimingError("cron", "This expression never matches a date (e.g. 30 February).")
+        raise TimingError(
+            "cron", "This expression never matches a date (e.g. 30 February)."
+        ) from None
     return text
 
 
