@@ -144,10 +144,11 @@ def parse_timing(
 
 
 def _fixed_hour(expression: str) -> bool:
+    """True when the expression names its hours (`30 2 * * *`, `@daily`), not `*` or @hourly."""
+    if expression.startswith("@"):
+        return expression.lower() != "@hourly"
     fields = expression.split()
-    return (len(fields) == 5 and "*" not in fields[1]) or (
-        expression.startswith("@") and (expression.lower() != "@hourly")
-    )
+    return len(fields) == 5 and "*" not in fields[1]
 
 
 def next_cron(expression: str, after: datetime, time_zone: str) -> datetime:

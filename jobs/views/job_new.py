@@ -73,44 +73,31 @@ def page(request: HttpRequest) -> HttpResponse:
     status, intake = 400, None
     if form.is_valid() and (options is None or options.is_valid()):
         upload = form.cleaned_data["file"]
-        fields = {name: form.cleaned_data[name] for name in SETTINGS}
+        batch = {
+            "text": form.cleaned_data["text"] or None,
+            "file": upload.read() if upload else None,
+            "filename": upload.name if upload else "",
+            "options": batch_form.raw_options(options),
+            **{name: form.cleaned_data[name] for name in SETTINGS},
+        }
         timing = batch_form.timing_of(form.cleaned_data)
-        if timing is not None:
-            return schedule_batch(request, form, options, upload, fields, timing)
         try:
-            submission = submit_batch(
-                request.user,
-                text=form.cleaned_data["text"] or None,
-                file=upload.read() if upload else None,
-                filename=upload.name if upload else "",
-                options=batch_form.raw_options(options),
-                **fields,
-            )
+            if timing is not None:  # later or repeatedly: a schedule (jobs.schedules)
+                schedule, intake = create_schedule(request.user, **batch, **timing)
+            else:
+                submission = submit_batch(request.user, **batch)
         except ServiceError as exc:
             show_refusal(form, exc, used_file=upload is not None)
             status, intake = exc.status, getattr(exc, "intake", None)
         else:
+            if timing is not None:
+                return scheduled(request, schedule)
             messages.success(request, submitted_message(submission.intake))
             return redirect("job-detail", pk=submission.job.pk)
     return render_page(request, form, options, status=status, intake=intake)
 
 
-def schedule_batch(request, form, options, upload, fields, timing) -> HttpResponse:
-    """The form's batch as a schedule (jobs.schedules) instead of a job now."""
-    try:
-        schedule, intake = create_schedule(
-            request.user,
-            text=form.cleaned_data["text"] or None,
-            file=upload.read() if upload else None,
-            filename=upload.name if upload else "",
-            options=batch_form.raw_options(options),
-            **fields,
-            **timing,
-        )
-    except ServiceError as exc:
-        show_refusal(form, exc, used_file=upload is not None)
-        intake = getattr(exc, "intake", None)
-        return render_page(request, form, options, status=exc.status, intake=intake)
+def scheduled(request, schedule) -> HttpResponse:
     count = len(schedule.urls)
     messages.success(
         request, f"Scheduled {count:,} URL{'s' if count != 1 else ''}: {schedule.timing}."

@@ -22,6 +22,7 @@ from jobs.schedules import create_schedule
 from jobs.services import ServiceError, submit_batch
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
+TIMING_OPTIONS = {"run_at": "at", "cron": "cron", "every": "every", "time_zone": "time_zone"}
 
 
 class BadInput(CommandError):
@@ -65,29 +66,24 @@ class Command(BaseCommand):
             options = json.loads(opts["options"]) if opts["options"] else {}
         except json.JSONDecodeError as exc:
             raise BadInput(f"--options is not valid JSON: {exc}") from None
+        batch = {
+            "file": data,
+            "filename": filename,
+            "processor": opts["processor"],
+            "options": options,
+            "priority": opts["priority"],
+            "concurrency": opts["concurrency"],
+            "item_timeout": opts["item_timeout"],
+            "max_attempts": opts["max_attempts"],
+            "name": opts["name"] or filename,
+        }
         if opts["at"] or opts["cron"] or opts["every"]:
-            self._schedule(owner, data, filename, options, opts)
+            self._schedule(owner, batch, opts)
             return
         try:
-            submission = submit_batch(
-                owner,
-                file=data,
-                filename=filename,
-                processor=opts["processor"],
-                options=options,
-                priority=opts["priority"],
-                concurrency=opts["concurrency"],
-                item_timeout=opts["item_timeout"],
-                max_attempts=opts["max_attempts"],
-                name=opts["name"] or filename,
-            )
+            submission = submit_batch(owner, **batch)
         except ServiceError as exc:
-            intake = getattr(exc, "intake", None)
-            if intake is not None:
-                self._show_rejections(intake)
-            if exc.code == "quota_exceeded":  # the message says it all; no field name
-                raise BadInput(" ".join(m for ms in exc.errors.values() for m in ms)) from None
-            raise BadInput(str(exc)) from None
+            raise self._refused(exc) from None
         job, intake = submission.job, submission.intake
         self._show_rejections(intake)
         self.stdout.write(
@@ -104,31 +100,22 @@ class Command(BaseCommand):
         if job.status != JobStatus.COMPLETED:
             sys.exit(EXIT_FAILURES)
 
-    def _schedule(self, owner, data: bytes, filename: str, options: dict, opts: dict) -> None:
+    def _refused(self, exc: ServiceError) -> BadInput:
+        intake = getattr(exc, "intake", None)
+        if intake is not None:
+            self._show_rejections(intake)
+        if exc.code == "quota_exceeded":  # the message says it all; no field name
+            return BadInput(" ".join(m for ms in exc.errors.values() for m in ms))
+        return BadInput(str(exc))
+
+    def _schedule(self, owner, batch: dict, opts: dict) -> None:
         if opts["wait"]:
             raise BadInput("--wait is for a batch that runs now, not a schedule.")
+        timing = {name: opts[key] for name, key in TIMING_OPTIONS.items()}
         try:
-            schedule, intake = create_schedule(
-                owner,
-                file=data,
-                filename=filename,
-                run_at=opts["at"],
-                cron=opts["cron"],
-                every=opts["every"],
-                time_zone=opts["time_zone"],
-                processor=opts["processor"],
-                options=options,
-                priority=opts["priority"],
-                concurrency=opts["concurrency"],
-                item_timeout=opts["item_timeout"],
-                max_attempts=opts["max_attempts"],
-                name=opts["name"] or filename,
-            )
+            schedule, intake = create_schedule(owner, **batch, **timing)
         except ServiceError as exc:
-            intake = getattr(exc, "intake", None)
-            if intake is not None:
-                self._show_rejections(intake)
-            raise BadInput(str(exc)) from None
+            raise self._refused(exc) from None
         self._show_rejections(intake)
         self.stdout.write(
             f"Scheduled {schedule.pk}: {len(schedule.urls):,} URLs, {schedule.timing}, "
