@@ -58,7 +58,11 @@ class Timing:
         }
 
 
-def zone(name: str) -> zoneinfo.ZoneInfo:
+def zone(name: str | None) -> zoneinfo.ZoneInfo:
+    """The IANA zone `name` (empty: the site's TIME_ZONE)."""
+    name = "" if name is None else name
+    if not isinstance(name, str) or len(name) > 64:
+        raise TimingError("time_zone", "An IANA time zone name, e.g. Europe/Berlin.")
     try:
         return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -50,9 +50,10 @@ def schedules_for(user) -> QuerySet[Schedule]:
 
 
 def with_last_run(rows: QuerySet[Schedule]) -> QuerySet[Schedule]:
-    """`rows` with `last_job_id` and `last_job_status`: their latest run's, in the same query."""
+    """`rows` with `last_job_id` and `last_job_status`: their latest run's, in the same query
+    (and without their URLs, loaded only when read)."""
     latest = BatchJob.objects.filter(schedule=OuterRef("pk")).order_by("-created_at", "-pk")
-    return rows.annotate(
+    return rows.defer("urls").annotate(
         last_job_id=Subquery(latest.values("pk")[:1]),
         last_job_status=Subquery(latest.values("status")[:1]),
     )
@@ -105,6 +106,7 @@ def create_schedule(
     schedule = Schedule.objects.create(
         owner=owner,
         urls=[accepted.url for accepted in intake.accepted],
+        url_count=len(intake.accepted),
         next_run_at=timing.first_run(when, now),
         **when.as_fields(),
         **clean,
@@ -153,7 +155,7 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
     for name, value in clean.items():
         setattr(schedule, name, value)
     if new_urls is not None:
-        schedule.urls = new_urls
+        schedule.urls, schedule.url_count = new_urls, len(new_urls)
     if when is not None:
         for name, value in when.as_fields().items():
             setattr(schedule, name, value)

@@ -61,7 +61,7 @@ def schedule_dict(schedule: Schedule) -> dict[str, Any]:
         "last_run_status": getattr(schedule, "last_job_status", None),
         "last_error": schedule.last_error,
         "runs": schedule.runs,
-        "url_count": len(schedule.urls),
+        "url_count": schedule.url_count,
         "processor": schedule.processor,
         "options": schedule.options,
         "priority": schedule.priority,

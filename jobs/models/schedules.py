@@ -28,6 +28,7 @@ class Schedule(models.Model):
     name = models.CharField(max_length=200, blank=True)
     # The batch request, as the intake accepted it (normalised URLs, in order).
     urls = models.JSONField(default=list)
+    url_count = models.PositiveIntegerField(default=0)  # lists show it without loading `urls`
     processor = models.CharField(max_length=100, default="http_check")
     options = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(default=Priority.DEFAULT)

@@ -131,6 +131,9 @@ def test_parse_every(value, minutes):
         ({"run_at": "2026-13-45T99:00"}, "run_at"),
         ({"cron": "0 * * * *", "run_at": "2030-01-01T00:00"}, "run_at"),
         ({"every": "1h", "time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"every": "1h", "time_zone": 5}, "time_zone"),
+        ({"every": "1h", "time_zone": "../../etc/passwd"}, "time_zone"),
+        ({"every": "1h", "time_zone": "Europe/Ber\x00lin"}, "time_zone"),
     ],
 )
 def test_parse_timing_refuses_bad_input_naming_the_field(fields, field):
