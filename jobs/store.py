@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 
 from jobs.models import ItemAttempt, ItemStatus, JobItem
@@ -83,22 +84,15 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     """Claim up to `limit` queued items of the job, in position order, for `worker`.
 
     One statement: the conditional UPDATE only takes rows still queued, so two runners never
-    claim the same item (PostgreSQL also skips rows another claim holds, rather than waiting).
+    claim the same item. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`: a runner
+    passes over rows another runner's claim holds instead of waiting for its commit.
+    `BATCHSITE_PG_CLAIM=conditional` picks them with the plain conditional UPDATE instead (kept
+    to measure against, bench/scale.py: it waits on those row locks, then finds the rows gone).
     """
     if limit <= 0:
         return []
     if connection.vendor == "postgresql":
-        # MATERIALIZED: the planner must pick the rows once. Inlined into the UPDATE, the LIMIT
-        # subquery can be re-run during the join and claim more rows than asked for.
-        sql = (
-            f"WITH picked AS MATERIALIZED (SELECT id FROM {ITEMS} WHERE job_id = %s "
-            "AND status = %s ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {ITEMS} AS item SET status = %s, worker = %s, started_at = %s "
-            "FROM picked WHERE item.id = picked.id AND item.status = %s "
-            "RETURNING item.id, item.url, item.position, item.attempts"
-        )
-        params = [_uuid(job_id), ItemStatus.QUEUED, limit]
-        params += [ItemStatus.PROCESSING, worker, _dt(now), ItemStatus.QUEUED]
+        sql, params = _claim_postgres(job_id, worker, limit, now)
     else:
         sql = (
             f"UPDATE {ITEMS} SET status = %s, worker = %s, started_at = %s "
@@ -114,6 +108,22 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     claimed = [Claimed(*row) for row in rows]
     claimed.sort(key=lambda c: c.position)
     return claimed
+
+
+def _claim_postgres(job_id, worker: str, limit: int, now: datetime) -> tuple[str, list]:
+    lock = "" if settings.BATCHSITE_PG_CLAIM == "conditional" else " FOR UPDATE SKIP LOCKED"
+    # MATERIALIZED: the planner must pick the rows once. Inlined into the UPDATE, the LIMIT
+    # subquery can be re-run during the join and claim more rows than asked for.
+    sql = (
+        f"WITH picked AS MATERIALIZED (SELECT id FROM {ITEMS} WHERE job_id = %s "
+        f"AND status = %s ORDER BY position LIMIT %s{lock}) "
+        f"UPDATE {ITEMS} AS item SET status = %s, worker = %s, started_at = %s "
+        "FROM picked WHERE item.id = picked.id AND item.status = %s "
+        "RETURNING item.id, item.url, item.position, item.attempts"
+    )
+    params = [_uuid(job_id), ItemStatus.QUEUED, limit]
+    params += [ItemStatus.PROCESSING, worker, _dt(now), ItemStatus.QUEUED]
+    return sql, params
 
 
 def held(job_id: UUID | str, worker: str, claimed_at: datetime) -> list[Claimed]:
