@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--urls", type=int, default=3000, help="URLs per grid run (3000)")
     parser.add_argument("--seed-urls", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--simple-jobs", type=int, default=1000, help="raw RQ no-op jobs (1000)")
+    parser.add_argument("--noop-items", type=int, default=CLAIM_ITEMS, help="no-op job size")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
     parser.add_argument("--only", default="grid,claims,baselines,profile")
     args = parser.parse_args(argv)
@@ -338,7 +340,9 @@ def run_one(args) -> int:
                 f"  one RQ job per URL (5 workers, {args.seed_urls} URLs): {base.seed_rate:.1f} URLs/s"
             )
             redis.flushdb()
-            ns = SimpleNamespace(simple_jobs=5000, noop_items=CLAIM_ITEMS, runs=args.runs)
+            ns = SimpleNamespace(
+                simple_jobs=args.simple_jobs, noop_items=args.noop_items, runs=args.runs
+            )
             pipeline.measure_overhead(redis, ns, base)
             redis.flushdb()
         if "profile" in args.only and points:
