@@ -61,6 +61,9 @@ class ItemRollup(models.Model):
         ]
         indexes = [models.Index(fields=["period", "start"], name="item_rollup_start")]
 
+    def __str__(self) -> str:
+        return f"{self.get_period_display()} {self.start:%Y-%m-%d %H:%M} user {self.owner} {self.processor}"
+
 
 for _code, _field in ERROR_FIELDS.items():
     ItemRollup.add_to_class(_field, _counter())
@@ -87,6 +90,11 @@ class HostRollup(models.Model):
         ]
         indexes = [models.Index(fields=["period", "start"], name="host_rollup_start")]
 
+    def __str__(self) -> str:
+        return (
+            f"{self.get_period_display()} {self.start:%Y-%m-%d %H:%M} user {self.owner} {self.host}"
+        )
+
 
 class ApiRollup(models.Model):
     """API requests per bucket and user, timed by analytics.middleware."""
@@ -105,6 +113,9 @@ class ApiRollup(models.Model):
             models.UniqueConstraint(fields=["period", "owner", "start"], name="api_rollup_key")
         ]
         indexes = [models.Index(fields=["period", "start"], name="api_rollup_start")]
+
+    def __str__(self) -> str:
+        return f"{self.get_period_display()} {self.start:%Y-%m-%d %H:%M} user {self.owner}"
 
 
 _add_histogram(ApiRollup)
@@ -127,6 +138,9 @@ class WebhookRollup(models.Model):
         ]
         indexes = [models.Index(fields=["period", "start"], name="webhook_rollup_start")]
 
+    def __str__(self) -> str:
+        return f"{self.get_period_display()} {self.start:%Y-%m-%d %H:%M} user {self.owner}"
+
 
 class QueueSample(models.Model):
     """Items waiting (pending or queued) and processing, per owner, every 10 s. Owner 0 holds the
@@ -140,3 +154,6 @@ class QueueSample(models.Model):
     class Meta:
         db_table = "analytics_queue_sample"
         indexes = [models.Index(fields=["owner", "at"], name="queue_sample_owner_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} user {self.owner}: {self.waiting} waiting"

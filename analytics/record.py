@@ -69,7 +69,9 @@ def _record_hosts(owner_id: int, processor: str, failed: Iterable[tuple[int, dat
     rows = Rows()
     for item_id, url in JobItem.objects.filter(id__in=at).values_list("id", "url"):
         host = (urlsplit(url).hostname or "")[:255] or "(no host)"
-        rows.add((Period.HOUR, floor(at[item_id], Period.HOUR), owner_id, processor, host), {"failed": 1})
+        rows.add(
+            (Period.HOUR, floor(at[item_id], Period.HOUR), owner_id, processor, host), {"failed": 1}
+        )
     upsert(HostRollup, ("period", "start", "owner", "processor", "host"), rows)
 
 

@@ -25,7 +25,9 @@ def sample_queues() -> int:
         )
     )
     rows = [
-        QueueSample(at=now, owner=r["owner_id"], waiting=r["waiting"] or 0, processing=r["processing"] or 0)
+        QueueSample(
+            at=now, owner=r["owner_id"], waiting=r["waiting"] or 0, processing=r["processing"] or 0
+        )
         for r in per_owner
     ]
     rows.append(

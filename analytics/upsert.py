@@ -79,4 +79,3 @@ def _prep(model: type[models.Model], keys: Sequence[str], values: Iterable) -> l
         model._meta.get_field(name).get_db_prep_value(value, connection, prepared=False)
         for name, value in zip(keys, values, strict=True)
     ]
-
