@@ -66,7 +66,7 @@ function line(name, labels, sets, extra = {}) {
       labels,
       datasets: sets.map(([text, data, colourName, fill]) => ({
         label: text, data, borderColor: colour(colourName), backgroundColor: colour(colourName),
-        fill: fill ? "origin" : false, pointRadius: 0, borderWidth: 2, spanGaps: true, tension: 0.2,
+        fill: fill ? "origin" : false, pointRadius: 2, borderWidth: 2, spanGaps: false, tension: 0,
       })),
     },
     options: baseOptions(extra),
@@ -76,7 +76,7 @@ function line(name, labels, sets, extra = {}) {
 function bar(name, labels, data, text, colourName) {
   draw(name, {
     type: "bar",
-    data: { labels, datasets: [{ label: text, data, backgroundColor: colour(colourName) }] },
+    data: { labels, datasets: [{ label: text, data, backgroundColor: colour(colourName), maxBarThickness: 48 }] },
     options: { ...baseOptions(), plugins: { legend: { display: false } } },
   });
 }
@@ -157,8 +157,8 @@ function fillKpis(k) {
   set("items-sub", `${fmt.format(k.jobs)} job${k.jobs === 1 ? "" : "s"} submitted`);
   set("success-rate", pct(k.success_rate));
   set("success-sub", k.success_rate === null ? "No item finished yet" : `${fmt.format(k.failed)} failed`);
-  set("durations", k.p50_ms === null ? "—" : `${ms(k.p50_ms)} / ${ms(k.p95_ms)}`);
-  set("p99", k.p99_ms === null ? "No item finished yet" : `p99 ${ms(k.p99_ms)}`);
+  set("durations", ms(k.p95_ms));
+  set("p99", k.p99_ms === null ? "No item finished yet" : `p50 ${ms(k.p50_ms)} · p99 ${ms(k.p99_ms)}`);
   set("throughput", fmt.format(k.items_per_minute));
   set("api-p95", ms(k.api_p95_ms));
   set("api-sub", `${fmt.format(k.api_requests)} request${k.api_requests === 1 ? "" : "s"}`);
