@@ -39,7 +39,9 @@ def seed_figures(user, *, items: int = 40, failed: int = 4, processor: str = "ht
     now = timezone.now()
     for hours_ago in (0, 2, 5):
         at = now - timedelta(hours=hours_ago, minutes=1)
-        record_items(user.pk, processor, outcomes(items, at, failed=failed, seconds=0.1 * (hours_ago + 1)))
+        record_items(
+            user.pk, processor, outcomes(items, at, failed=failed, seconds=0.1 * (hours_ago + 1))
+        )
         record_api([(user.pk, 200, 0.02, at)] * 10 + [(user.pk, 404, 0.01, at)])
         record_webhook(user.pk, True, 120.0, at)
         record_webhook(user.pk, False, 900.0, at)

@@ -101,7 +101,9 @@ def test_every_chart_downloads_as_csv(alice, alice_client):
         assert tuple(rows[0].keys() if rows else chart.columns) == chart.columns
     rows = list(
         csv.DictReader(
-            io.StringIO(alice_client.get("/api/analytics/charts/error_codes?format=csv").content.decode())
+            io.StringIO(
+                alice_client.get("/api/analytics/charts/error_codes?format=csv").content.decode()
+            )
         )
     )
     assert rows == [{"error_code": "TIMEOUT", "items": "12"}]
@@ -116,5 +118,7 @@ def test_the_endpoints_are_in_the_openapi_schema(alice_client):
     paths = schema["paths"]
     assert "/api/analytics/overview" in paths
     chart = paths["/api/analytics/charts/{name}"]["get"]
-    assert {"range", "start", "end", "processor", "format"} <= {p["name"] for p in chart["parameters"]}
+    assert {"range", "start", "end", "processor", "format"} <= {
+        p["name"] for p in chart["parameters"]
+    }
     assert "400" in chart["responses"]

@@ -26,8 +26,12 @@ def test_old_hours_fold_into_days_and_old_minutes_go(alice, alice_client, settin
         for hour in (1, 7, 13):
             at = now.replace(hour=hour, minute=5) - timedelta(days=days_ago)
             if at < now:
-                record_items(alice.pk, "http_check", outcomes(10, at, failed=2, seconds=0.05 * hour))
-    before_items = ItemRollup.objects.filter(period=Period.HOUR).aggregate(s=Sum("succeeded"), f=Sum("failed"))
+                record_items(
+                    alice.pk, "http_check", outcomes(10, at, failed=2, seconds=0.05 * hour)
+                )
+    before_items = ItemRollup.objects.filter(period=Period.HOUR).aggregate(
+        s=Sum("succeeded"), f=Sum("failed")
+    )
     before = alice_client.get("/api/analytics/overview?range=30d").json()
 
     result = compaction.compact(now)
@@ -42,9 +46,13 @@ def test_old_hours_fold_into_days_and_old_minutes_go(alice, alice_client, settin
         s=Sum("succeeded"), f=Sum("failed")
     )
     assert after_items == before_items
-    assert not ItemRollup.objects.filter(period=Period.MINUTE, start__lt=now - timedelta(hours=24)).exists()
+    assert not ItemRollup.objects.filter(
+        period=Period.MINUTE, start__lt=now - timedelta(hours=24)
+    ).exists()
     assert ItemRollup.objects.filter(period=Period.MINUTE).exists()
-    assert HostRollup.objects.filter(period=Period.DAY).count() == 0  # no hosts: outcomes have no items
+    assert (
+        HostRollup.objects.filter(period=Period.DAY).count() == 0
+    )  # no hosts: outcomes have no items
     assert result["hours_folded"] == 9
 
     after = alice_client.get("/api/analytics/overview?range=30d").json()

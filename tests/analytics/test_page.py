@@ -19,7 +19,9 @@ def test_the_page_has_every_chart_and_its_csv_link(alice_client):
     assert "Your figures" in html
     for name in CHARTS:
         assert f'data-chart-card="{name}"' in html
-        assert f"/api/analytics/charts/{name}?range=7d&amp;processor=http_check&amp;format=csv" in html
+        assert (
+            f"/api/analytics/charts/{name}?range=7d&amp;processor=http_check&amp;format=csv" in html
+        )
     assert 'data-overview-url="/api/analytics/overview?range=7d&amp;processor=http_check"' in html
     assert "Start a batch from New batch" in html
     assert '<option value="7d" selected>' in html

@@ -15,19 +15,30 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 def test_the_charts_draw_from_the_api_at_both_widths(login_page, server, alice):
     seed_figures(alice)
-    for name, width in WIDTHS.items():
+    for width in WIDTHS.values():
         for scheme in ("light", "dark"):
             page = login_page(alice, width=width, color_scheme=scheme)
             page.goto(f"{server}/analytics")
             expect(page.locator('[data-kpi="items"]')).to_have_text("120")
             expect(page.locator('[data-kpi="success-rate"]')).to_have_text("90.0 %")
             expect(page.locator('[data-kpi="webhooks"]')).to_have_text("50.0 %")
-            for chart in ("success_rate", "durations", "throughput", "error_codes", "api_times", "webhooks"):
+            for chart in (
+                "success_rate",
+                "durations",
+                "throughput",
+                "error_codes",
+                "api_times",
+                "webhooks",
+            ):
                 card = page.locator(f'[data-chart-card="{chart}"]')
                 expect(card.locator("canvas")).to_be_visible()
                 expect(card.locator("[data-chart-empty]")).to_be_hidden()
-            expect(page.locator('[data-chart-card="queue_depth"] [data-chart-empty]')).to_be_visible()
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, "no sideways scroll"
+            expect(
+                page.locator('[data-chart-card="queue_depth"] [data-chart-empty]')
+            ).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (
+                "no sideways scroll"
+            )
             screenshot(page, f"analytics-{scheme}")
             assert page.errors == []
 
