@@ -122,3 +122,23 @@ def test_the_endpoints_are_in_the_openapi_schema(alice_client):
         p["name"] for p in chart["parameters"]
     }
     assert "400" in chart["responses"]
+
+
+def test_query_counts_do_not_grow_with_the_items_counted(alice, alice_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from analytics.record import record_items
+    from tests.analytics.seed import outcomes
+
+    def queries_for_overview() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get("/api/analytics/overview?range=7d").status_code == 200
+        return len(queries)
+
+    record_items(alice.pk, "http_check", outcomes(10_000, timezone.now(), failed=100))
+    small = queries_for_overview()
+    record_items(alice.pk, "http_check", outcomes(90_000, timezone.now(), failed=900))
+    assert alice_client.get("/api/analytics/overview?range=7d").json()["kpis"]["items"] == 100_000
+    assert queries_for_overview() == small
