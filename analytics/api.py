@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from analytics.charts import CHARTS, Build
 from analytics.window import RANGE_CHOICES, Window, parse_window
 from jobs.access import can_see_all
-from jobs.api.errors import InvalidParametersSerializer, invalid_parameters
+from jobs.api.errors import ErrorSerializer, InvalidParametersSerializer, invalid_parameters
 from jobs.api.export import ExportNegotiation
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.processors.registry import processors
@@ -107,6 +107,9 @@ def overview_view(request: Request) -> Response:
 
 @extend_schema(
     parameters=[
+        OpenApiParameter(
+            "name", str, OpenApiParameter.PATH, enum=tuple(CHARTS), description="The chart."
+        ),
         *WINDOW_PARAMETERS,
         OpenApiParameter("format", str, enum=FORMATS, description="Default json."),
     ],
@@ -123,6 +126,7 @@ def overview_view(request: Request) -> Response:
         ),
         (200, "text/csv"): OpenApiTypes.STR,
         400: InvalidParametersSerializer,
+        404: ErrorSerializer,
     },
 )
 @api_view(["GET"])

@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Sum
-
 from analytics import bins, queries
-from analytics.models import ApiRollup
 from analytics.window import Window
 from jobs.access import jobs_for
 
@@ -54,8 +51,12 @@ class Build:
         return queries.items_series(self.window, self.item_points)
 
     @cached_property
+    def api_points(self) -> dict:
+        return queries.api_points(self.window)
+
+    @cached_property
     def api(self) -> list[dict[str, Any]]:
-        return queries.api_times(self.window)
+        return queries.api_times(self.api_points)
 
     @cached_property
     def webhooks(self) -> list[dict[str, Any]]:
@@ -84,11 +85,9 @@ class Build:
         succeeded = sum(p["succeeded"] for p in points)
         failed = sum(p["failed"] for p in points)
         cancelled = sum(p["cancelled"] for p in points)
-        hist = [int(sum(p[f] for p in points)) for f in bins.FIELDS]
-        p50, p95, p99 = bins.percentiles(hist)
+        p50, p95, p99 = bins.percentiles(queries.summed_histogram(self.item_points))
         minutes = (self.window.end - self.window.start).total_seconds() / 60
         api = self.api
-        api_hist = _api_hist(self.window) if any(r["requests"] for r in api) else []
         delivered = sum(r["delivered"] for r in self.webhooks)
         undelivered = sum(r["failed"] for r in self.webhooks)
         return {
@@ -104,7 +103,9 @@ class Build:
             else 0,
             "jobs": sum(d["jobs"] for d in jobs_per_day),
             "api_requests": sum(r["requests"] for r in api),
-            "api_p95_ms": queries._ms(bins.percentile(api_hist, 95)) if api_hist else None,
+            "api_p95_ms": queries._ms(
+                bins.percentile(queries.summed_histogram(self.api_points), 95)
+            ),
             "webhook_attempts": delivered + undelivered,
             "webhook_success_rate": queries._rate(delivered, undelivered),
         }
@@ -116,11 +117,3 @@ class Build:
             "kpis": self.kpis(charts["jobs_per_day"]),
             "charts": charts,
         }
-
-
-def _api_hist(window: Window) -> list[int]:
-    """The whole window's API histogram (the per-point percentiles cannot be averaged)."""
-    rows = queries._rows(ApiRollup, window, (), processor=False).aggregate(
-        **{f: Sum(f) for f in bins.FIELDS}
-    )
-    return [int(rows[f] or 0) for f in bins.FIELDS]

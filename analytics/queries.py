@@ -92,6 +92,11 @@ def item_points(window: Window) -> dict[datetime, dict[str, float]]:
     return _by_point(window, _rows(ItemRollup, window, ITEM_SUMS), ITEM_SUMS)
 
 
+def summed_histogram(points: dict[datetime, dict[str, float]]) -> list[int]:
+    """The histogram of a whole range (percentiles of points cannot be averaged)."""
+    return [int(sum(p[f] for p in points.values())) for f in bins.FIELDS]
+
+
 def items_series(window: Window, points: dict[datetime, dict[str, float]]) -> list[dict[str, Any]]:
     minutes = step(window.point).total_seconds() / 60
     out = []
@@ -183,8 +188,11 @@ def queue_depth(window: Window) -> list[dict[str, Any]]:
     return out
 
 
-def api_times(window: Window) -> list[dict[str, Any]]:
-    points = _by_point(window, _rows(ApiRollup, window, API_SUMS, processor=False), API_SUMS)
+def api_points(window: Window) -> dict[datetime, dict[str, float]]:
+    return _by_point(window, _rows(ApiRollup, window, API_SUMS, processor=False), API_SUMS)
+
+
+def api_times(points: dict[datetime, dict[str, float]]) -> list[dict[str, Any]]:
     out = []
     for at, p in points.items():
         p50, p95, p99 = bins.percentiles([int(p[f]) for f in bins.FIELDS])
