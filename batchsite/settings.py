@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     # After auth: the signed-in user's time zone, and the theme cookie kept in step with it.
     "jobs.account.middleware.PreferencesMiddleware",
+    # Last: times the API views (the user is known by then, API keys included).
+    "analytics.middleware.ApiTimingMiddleware",
 ]
 
 # --- Login throttling (django-axes) ---------------------------------------------------------------
@@ -363,6 +365,18 @@ BATCHSITE_WS_MAX_BUFFER = env_int("BATCHSITE_WS_MAX_BUFFER", 1024 * 1024)
 # Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
 BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
 BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)
+
+# --- Analytics rollups ---------------------------------------------------------------------------
+# Minute rows are kept this many hours, hour rows this many days (then folded into day rows),
+# queue-depth samples (every QUEUE_SAMPLE_SECONDS) this many hours. API timings are written at
+# most every API_FLUSH_SECONDS per process (0: with every request).
+BATCHSITE_ANALYTICS_MINUTE_RETENTION_HOURS = env_int(
+    "BATCHSITE_ANALYTICS_MINUTE_RETENTION_HOURS", 48
+)
+BATCHSITE_ANALYTICS_HOUR_RETENTION_DAYS = env_int("BATCHSITE_ANALYTICS_HOUR_RETENTION_DAYS", 14)
+BATCHSITE_ANALYTICS_QUEUE_RETENTION_HOURS = env_int("BATCHSITE_ANALYTICS_QUEUE_RETENTION_HOURS", 48)
+BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS = env_int("BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS", 10)
+BATCHSITE_ANALYTICS_API_FLUSH_SECONDS = env_float("BATCHSITE_ANALYTICS_API_FLUSH_SECONDS", 5.0)
 
 # --- Settings page: quotas, webhooks, e-mail ------------------------------------------------
 # A new user's quota (staff change anyone's in the admin; 0 here means no limit).

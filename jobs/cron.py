@@ -3,6 +3,7 @@
 from django.conf import settings
 from rq import cron
 
+from analytics.tasks import compact, sample_queues
 from jobs.account.delivery import requeue_stale
 from jobs.tasks import fire_schedules, purge_expired, reconcile, refresh_planner_stats
 
@@ -53,4 +54,23 @@ cron.register(
     job_timeout=3600,
     result_ttl=600,
     name="retention",
+)
+
+# Analytics: queue depth every 10 s; old rollup buckets folded into day rows every hour.
+cron.register(
+    sample_queues,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS,
+    job_timeout=30,
+    result_ttl=60,
+    name="analytics-queue-sample",
+)
+
+cron.register(
+    compact,
+    queue_name="low",
+    interval=3600,
+    job_timeout=600,
+    result_ttl=600,
+    name="analytics-compact",
 )
