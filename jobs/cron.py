@@ -4,7 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from jobs.account.delivery import requeue_stale
-from jobs.tasks import reconcile, refresh_planner_stats
+from jobs.tasks import fire_schedules, purge_expired, reconcile, refresh_planner_stats
 
 cron.register(
     reconcile,
@@ -34,4 +34,23 @@ cron.register(
     job_timeout=600,
     result_ttl=600,
     name="planner-stats",
+)
+
+# Due schedules become jobs; two schedulers may both enqueue this: a run is claimed once.
+cron.register(
+    fire_schedules,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_SCHEDULE_TICK_SECONDS,
+    job_timeout=300,
+    result_ttl=600,
+    name="schedules",
+)
+
+cron.register(
+    purge_expired,
+    queue_name="low",
+    interval=settings.BATCHSITE_RETENTION_INTERVAL_SECONDS,
+    job_timeout=3600,
+    result_ttl=600,
+    name="retention",
 )
