@@ -26,7 +26,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from jobs import events
-from jobs.access import jobs_for
+from jobs.access import can_see_all, jobs_for
 from jobs.api.filters import PRIORITY_BANDS
 from jobs.models import JobStatus
 from jobs.processors.registry import processors
@@ -180,6 +180,7 @@ class Follower:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = None
+        self.sees_all = False
         self.live = False
         self.released = False
         self.connection_key: str | None = None
@@ -213,6 +214,7 @@ class Follower:
         if self.connection_key is None:
             return 4429
         self.user, self.live = user, True
+        self.sees_all = await database_sync_to_async(can_see_all)(user)  # staff and viewers
         self.buffer = SendBuffer.find(self.base_send)
         return None
 
@@ -265,9 +267,7 @@ class Follower:
         self.filters = filters
         if self.all_group is not None:
             return
-        self.all_group = (
-            events.STAFF_GROUP if self.user.is_staff else events.owner_group(self.user.pk)
-        )
+        self.all_group = events.STAFF_GROUP if self.sees_all else events.owner_group(self.user.pk)
         await self._join(self.all_group)
         await self._join(events.QUEUES_GROUP)
         await counters.incr(events.ALL_SUBSCRIBERS_KEY)
@@ -298,7 +298,7 @@ class Follower:
         if job_id not in self.jobs and not (
             self.all_group is not None
             and self.filters.accepts(job)
-            and (self.user.is_staff or job["owner_id"] == self.user.pk)
+            and (self.sees_all or job["owner_id"] == self.user.pk)
         ):
             return
         if self.watch(job_id).admit(event):

@@ -6,6 +6,7 @@ from jobs.views import (
     job_new,
     layout,
     settings,
+    settings_audit,
     settings_keys,
     settings_webhooks,
 )
@@ -18,6 +19,7 @@ urlpatterns = [
     *job_actions.urlpatterns,
     *layout.urlpatterns,
     *settings.urlpatterns,
+    *settings_audit.urlpatterns,
     *settings_keys.urlpatterns,
     *settings_webhooks.urlpatterns,
 ]

@@ -18,9 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from jobs import audit
 from jobs.api.errors import ErrorSerializer, RequestErrorSerializer, refused
 from jobs.api.permissions import ScopedKeyPermission
-from jobs.models import BatchJob, JobStatus, Priority
+from jobs.models import AuditAction, BatchJob, JobStatus, Priority
 from jobs.services import ServiceError, delete_job
 
 REGISTRIES = ("started", "failed", "scheduled", "deferred", "finished")
@@ -140,11 +141,22 @@ def cleanup_view(request: Request) -> Response:
         Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
     )
     deleted_jobs = deleted_items = 0
+    ids = []
     for job in list(old.only("id")):
+        pk = job.pk
         try:
             deleted = delete_job(job)
         except ServiceError:  # retried since the query: active again, keep it
             continue
+        ids.append(pk)
         deleted_jobs += 1
         deleted_items += deleted["items"]
+    audit.record(
+        request.user,
+        AuditAction.CLEANUP,
+        older_than_days=days,
+        deleted_jobs=deleted_jobs,
+        deleted_items=deleted_items,
+        **audit.id_list(ids),
+    )
     return Response({"deleted_jobs": deleted_jobs, "deleted_items": deleted_items})

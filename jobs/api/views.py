@@ -227,9 +227,9 @@ class JobDetailView(APIView):
         }
     )
     def delete(self, request: Request, job_id) -> Response:
-        job = get_job_for_user(request.user, job_id)
+        job = get_job_for_user(request.user, job_id, act=True)
         try:
-            deleted = delete_job(job)
+            deleted = delete_job(job, actor=request.user)
         except ServiceError as exc:
             return refused(exc)
         return Response({"deleted": str(job_id), **deleted})
@@ -280,9 +280,9 @@ def job_detail(job, request: Request) -> dict[str, Any]:
 @permission_classes([ScopedKeyPermission])
 def cancel_view(request: Request, job_id) -> Response:
     """Cancel a queued or running job; 409 when it has already finished."""
-    job = get_job_for_user(request.user, job_id)
+    job = get_job_for_user(request.user, job_id, act=True)
     try:
-        job = cancel_job(job)
+        job = cancel_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return Response(job_dict(job))
@@ -313,7 +313,7 @@ def cancel_view(request: Request, job_id) -> Response:
 @permission_classes([ScopedKeyPermission])
 def retry_view(request: Request, job_id) -> Response:
     """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
-    job = get_job_for_user(request.user, job_id)
+    job = get_job_for_user(request.user, job_id, act=True)
     if not hasattr(request.data, "get"):
         return bad_body("detail", 'The body is an object: {"status": [...], "error_code": ...}.')
     statuses = request.data.get("status") or None
@@ -325,7 +325,7 @@ def retry_view(request: Request, job_id) -> Response:
     if error_code is not None and error_code not in ErrorCode.values:
         return bad_body("error_code", f"One of {', '.join(ErrorCode.values)}.")
     try:
-        requeued = retry_items(job, statuses, error_code)
+        requeued = retry_items(job, statuses, error_code, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return Response({"requeued": requeued})

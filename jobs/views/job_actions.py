@@ -28,9 +28,9 @@ def bad_request(message: str) -> JsonResponse:
 @login_required
 @require_POST
 def cancel(request: HttpRequest, pk) -> JsonResponse:
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     try:
-        job = cancel_job(job)
+        job = cancel_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return JsonResponse({"ok": True, "status": job.status, "message": "Cancel requested."})
@@ -55,12 +55,12 @@ def group_filter(by: str, key: str) -> dict | str:
 def retry(request: HttpRequest, pk) -> JsonResponse:
     """No `by`: every failed item. `by` code / http / host with its `key`: one failure group
     (failed and cancelled items, as the group counts them)."""
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     arguments = group_filter(request.POST.get("by", ""), request.POST.get("key", ""))
     if isinstance(arguments, str):
         return bad_request(arguments)
     try:
-        requeued = retry_items(job, **arguments)
+        requeued = retry_items(job, **arguments, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     if not requeued:
@@ -73,9 +73,9 @@ def retry(request: HttpRequest, pk) -> JsonResponse:
 @login_required
 @require_POST
 def delete(request: HttpRequest, pk) -> JsonResponse:
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     try:
-        delete_job(job)
+        delete_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return JsonResponse({"ok": True, "message": "Job deleted.", "redirect": reverse("job-list")})
