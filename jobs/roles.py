@@ -12,6 +12,9 @@ through it.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Permission
+from django.db.models import Q
+
 VIEWERS_GROUP = "viewers"
 VIEW_ALL_PERMISSION = "view_all_jobs"
 VIEW_ALL = f"jobs.{VIEW_ALL_PERMISSION}"
@@ -30,7 +33,17 @@ def is_viewer(user) -> bool:
     """Holds the view-all permission without being staff: looks, never touches."""
     if not is_signed_in(user) or user.is_staff or user.is_superuser:
         return False
-    return user.has_perm(VIEW_ALL)  # ModelBackend caches the user's permissions
+    cached = getattr(user, "_batchsite_viewer", None)
+    if cached is None:
+        # One query, kept on the user object for the request (ModelBackend.has_perm would load
+        # every permission of the user and their groups: two queries).
+        cached = (
+            Permission.objects.filter(Q(user=user) | Q(group__user=user))
+            .filter(content_type__app_label="jobs", codename=VIEW_ALL_PERMISSION)
+            .exists()
+        )
+        user._batchsite_viewer = cached
+    return cached
 
 
 def sees_all(user) -> bool:
