@@ -53,3 +53,21 @@ def sees_all(user) -> bool:
 def may_act(user) -> bool:
     """May change anything at all (submit, cancel, retry, delete): signed in and no viewer."""
     return is_signed_in(user) and not is_viewer(user)
+
+
+def viewers_group():
+    """The "viewers" group with its permission (made by migration 0008; made again here when a
+    test database was flushed, or for `manage.py shell` users)."""
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+
+    from jobs.models import BatchJob
+
+    permission, _ = Permission.objects.get_or_create(
+        content_type=ContentType.objects.get_for_model(BatchJob),
+        codename=VIEW_ALL_PERMISSION,
+        defaults={"name": "Can view every user's jobs (read-only)"},
+    )
+    group, _ = Group.objects.get_or_create(name=VIEWERS_GROUP)
+    group.permissions.add(permission)
+    return group

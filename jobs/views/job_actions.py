@@ -4,7 +4,10 @@ happened in a sentence, or the service's refusal with its status (409 while runn
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -21,12 +24,27 @@ def refused(exc: ServiceError) -> JsonResponse:
     return JsonResponse(body, status=exc.status)
 
 
+def read_only(view):
+    """A viewer's button press: the page script shows the message (a 403 in JSON, not HTML)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            body = {"ok": False, "code": "forbidden", "message": str(exc)}
+            return JsonResponse(body, status=403)
+
+    return wrapped
+
+
 def bad_request(message: str) -> JsonResponse:
     return JsonResponse({"ok": False, "code": "invalid", "message": message}, status=400)
 
 
 @login_required
 @require_POST
+@read_only
 def cancel(request: HttpRequest, pk) -> JsonResponse:
     job = get_job_for_user(request.user, pk, act=True)
     try:
@@ -52,6 +70,7 @@ def group_filter(by: str, key: str) -> dict | str:
 
 @login_required
 @require_POST
+@read_only
 def retry(request: HttpRequest, pk) -> JsonResponse:
     """No `by`: every failed item. `by` code / http / host with its `key`: one failure group
     (failed and cancelled items, as the group counts them)."""
@@ -72,6 +91,7 @@ def retry(request: HttpRequest, pk) -> JsonResponse:
 
 @login_required
 @require_POST
+@read_only
 def delete(request: HttpRequest, pk) -> JsonResponse:
     job = get_job_for_user(request.user, pk, act=True)
     try:
