@@ -151,7 +151,8 @@ def test_key_and_webhook_changes_are_recorded(alice, site):
     assert created.details == {"scope": "read", "prefix": first_prefix}
     assert AuditEntry.objects.get(action="key.regenerate").details == {"prefix": key.prefix}
     details = str(list(AuditEntry.objects.values_list("details", flat=True)))
-    assert key.key_hash not in details and hook.secret not in details, "no secret is logged"
+    assert key.key_hash not in details
+    assert hook.secret not in details
 
 
 def test_key_changes_from_the_settings_page_are_recorded(alice):
@@ -172,8 +173,10 @@ def test_the_settings_page_shows_your_own_entries_and_staff_see_everyones(alice,
     assert "alice-running" in page
     assert "bobs-key" not in page
     everyone = signed_in(staff).get(reverse("settings-audit")).content.decode()
-    assert "alice-running" in everyone and "bobs-key" in everyone
-    assert "<th>Who</th>" in everyone and "<th>Who</th>" not in page
+    assert "alice-running" in everyone
+    assert "bobs-key" in everyone
+    assert "<th>Who</th>" in everyone
+    assert "<th>Who</th>" not in page
     assert (
         signed_in(alice).get(reverse("settings")).content.decode().count(reverse("settings-audit"))
     )
