@@ -195,9 +195,11 @@ class PageScan(HTMLParser):
 
     def handle_data(self, data):
         script = self._script
-        if script is not None and data.strip() and "src" not in script:
-            if script.get("type") not in ("application/json",):
-                self.inline.append(f"<script> with code: {data.strip()[:60]!r}")
+        code = (
+            script is not None and "src" not in script and script.get("type") != "application/json"
+        )
+        if code and data.strip():
+            self.inline.append(f"<script> with code: {data.strip()[:60]!r}")
 
     def handle_endtag(self, tag):
         if tag == "script":
