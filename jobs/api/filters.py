@@ -61,7 +61,7 @@ class PriorityField(forms.CharField):
             return None
         if value in PRIORITY_BANDS:
             return PRIORITY_BANDS[value]
-        if value.isdigit() and 1 <= int(value) <= 10:
+        if value.isdigit() and len(value) <= 2 and 1 <= int(value) <= 10:
             return (int(value), int(value))
         raise Accepts(f"Invalid priority {value!r}.", PRIORITY_ACCEPTS)
 
@@ -210,11 +210,13 @@ def parse_paging(params) -> tuple[dict, dict[str, dict[str, str]]]:
             if name == "limit"
             else "a whole number ≥ 0"
         )
-        if not raw.strip().isdigit() or (name == "limit" and int(raw) < 1):
+        if not raw.strip().isdigit() or (name == "limit" and not raw.strip().strip("0")):
             errors[name] = {"message": f"Invalid {name} {raw!r}.", "accepts": accepts}
             continue
-        # Past 2**62 nothing is there anyway; the cap keeps the number a database integer.
-        values[name] = min(int(raw), 2**62) if name == "offset" else min(int(raw), MAX_LIMIT)
+        # Past 2**62 nothing is there anyway; the cap keeps the number a database integer (and
+        # a 5,000-digit number is never converted: Python refuses past 4,300 digits).
+        number = int(raw) if len(raw.strip()) <= 19 else 2**62
+        values[name] = min(number, 2**62) if name == "offset" else min(number, MAX_LIMIT)
     for name, choices in (("sort_by", tuple(SORT_FIELDS)), ("sort_order", SORT_ORDERS)):
         raw = params.get(name)
         if raw is None or raw == "":

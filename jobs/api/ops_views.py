@@ -100,7 +100,8 @@ def parse_days(data: Any) -> int:
     raw = data.get("older_than_days")
     if raw is None or raw == "":
         return settings.BATCHSITE_RETENTION_DAYS
-    if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(raw) > 36500:
+    digits = str(raw).strip()
+    if isinstance(raw, bool) or not digits.isdigit() or len(digits) > 5 or int(digits) > 36500:
         raise ServiceError({"older_than_days": ["A whole number of days from 0 to 36500."]})
     return int(raw)
 

@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +45,7 @@ from jobs.api.filters import (
     parse_paging,
 )
 from jobs.api.paging import SUMMARY_GROUPS, job_page  # noqa: F401 (the Jobs page imports both)
+from jobs.api.parsers import SafeJSONParser
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import (
     DeletedJobSerializer,
@@ -112,7 +113,7 @@ class JobListView(APIView):
     parameter is in the API reference. A bad value is a 400 naming it and what it accepts."""
 
     permission_classes = [ScopedKeyPermission]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
     throttle_scope = "submit"
 
     def get_throttles(self):

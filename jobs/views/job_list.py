@@ -178,7 +178,9 @@ def _report(action: str, result: BulkResult) -> str:
 def actions(request: HttpRequest) -> HttpResponse:
     """Cancel or retry the selected jobs, or all jobs matching the list's filter."""
     query = QueryDict(request.POST.get("query", ""))
-    back = redirect(f"{reverse('job-list')}?{query.urlencode()}" if query else "job-list")
+    # A query longer than any the page makes is not sent back (nor kept: the list starts over).
+    keep = query and len(query.urlencode()) <= 4096
+    back = redirect(f"{reverse('job-list')}?{query.urlencode()}" if keep else "job-list")
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         messages.error(request, "Unknown action; choose cancel or retry.")

@@ -23,3 +23,12 @@ def as_role(alice, bob, viewer, staff):
     """The user for a role name (None for anonymous); alice is the owner of the jobs under test."""
     users = {"anonymous": None, "owner": alice, "other": bob, "viewer": viewer, "staff": staff}
     return users.__getitem__
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The hostile inputs the matrix tried (tests/security/test_hostile_input.py), when it ran."""
+    from tests.security.test_hostile_input import TRIED
+
+    if TRIED:
+        parts = ", ".join(f"{name} {n:,}" for name, n in sorted(TRIED.items()))
+        terminalreporter.write_line(f"hostile inputs tried: {sum(TRIED.values()):,} ({parts})")
