@@ -54,6 +54,16 @@ class StatusField(forms.CharField):
         return statuses
 
 
+def whole_number_or_none(raw: str) -> int | None:
+    """The number a query parameter spells in ASCII digits, else None. ``str.isdigit`` alone
+    lets through "²" and other digits ``int()`` refuses; past 30 digits the value is 10**30
+    (``int()`` refuses 4,300+ digits, and nothing here counts that high)."""
+    text = raw.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if len(text) < 30 else 10**30
+
+
 class PriorityField(forms.CharField):
     def clean(self, value):
         value = (super().clean(value) or "").strip().lower()
@@ -61,8 +71,9 @@ class PriorityField(forms.CharField):
             return None
         if value in PRIORITY_BANDS:
             return PRIORITY_BANDS[value]
-        if value.isdigit() and len(value) <= 2 and 1 <= int(value) <= 10:
-            return (int(value), int(value))
+        number = whole_number_or_none(value)
+        if number is not None and 1 <= number <= 10:
+            return (number, number)
         raise Accepts(f"Invalid priority {value!r}.", PRIORITY_ACCEPTS)
 
 
@@ -210,12 +221,11 @@ def parse_paging(params) -> tuple[dict, dict[str, dict[str, str]]]:
             if name == "limit"
             else "a whole number ≥ 0"
         )
-        if not raw.strip().isdigit() or (name == "limit" and not raw.strip().strip("0")):
+        number = whole_number_or_none(raw)
+        if number is None or (name == "limit" and number < 1):
             errors[name] = {"message": f"Invalid {name} {raw!r}.", "accepts": accepts}
             continue
-        # Past 2**62 nothing is there anyway; the cap keeps the number a database integer (and
-        # a 5,000-digit number is never converted: Python refuses past 4,300 digits).
-        number = int(raw) if len(raw.strip()) <= 19 else 2**62
+        # Past 2**62 nothing is there anyway; the cap keeps the number a database integer.
         values[name] = min(number, 2**62) if name == "offset" else min(number, MAX_LIMIT)
     for name, choices in (("sort_by", tuple(SORT_FIELDS)), ("sort_order", SORT_ORDERS)):
         raw = params.get(name)
