@@ -138,8 +138,9 @@ class Watch:
 def parse_cursor(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # Past 30 digits it is no cursor of ours (and int() refuses 4,300+ digits).
+        value = int(value) if len(value.strip()) < 30 else -1
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadRequest(f"{name}: a whole number ≥ 0.")
     return value
@@ -378,7 +379,7 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data if text_data is not None else bytes_data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return await self.error("bad_request", "Messages are JSON objects.")
         if not isinstance(message, dict):
             return await self.error("bad_request", "Messages are JSON objects.")
