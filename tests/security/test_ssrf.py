@@ -15,7 +15,7 @@ from jobs.errors import ErrorCode
 from jobs.models import ItemStatus
 from jobs.services import submit_batch
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def hits(site, key: str) -> int:
@@ -75,7 +75,7 @@ def test_redirects_to_refused_addresses_are_not_followed(alice, site, burst_work
         f"http://0.0.0.0:{site.port}/counter/hop-2",
         f"http://2130706434:{site.port}/counter/hop-3",
         "http://169.254.169.254/latest/meta-data/",
-        f"http://localhost:{site.port}/counter/hop-5",
+        f"http://[::ffff:127.0.0.2]:{site.port}/counter/hop-5",
     ]
     urls = [site.url(f"/redirect-to?status={301 + i % 3}&url={t}") for i, t in enumerate(targets)]
     found = run(alice, urls, burst_worker)
