@@ -102,6 +102,8 @@ def validate_settings(**fields: Any) -> dict[str, Any]:
     name = fields.get("name") or ""
     if not isinstance(name, str) or len(name) > 200:
         errors["name"] = ["At most 200 characters."]
+    elif "\x00" in name:  # PostgreSQL text cannot hold NUL
+        errors["name"] = ["No NUL characters."]
     clean["name"] = name.strip() if isinstance(name, str) else ""
     processor_name = fields.get("processor") or "http_check"
     try:
