@@ -117,7 +117,6 @@ def test_cleanup_is_recorded_with_what_it_deleted(staff, alice):
         "older_than_days": 5,
         "deleted_jobs": 1,
         "deleted_items": 1,
-        "ids": [str(old.pk)],
     }
 
 
