@@ -4,9 +4,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from jobs import services
+from jobs import audit, audit_admin, services  # noqa: F401 (audit_admin registers the log)
 from jobs.models import (
     ApiKey,
+    AuditAction,
     BatchJob,
     ItemAttempt,
     JobItem,
@@ -139,17 +140,12 @@ class BatchJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for job in queryset.filter(status__in=JobStatus.ACTIVE):
-            services.cancel_job(job)
-            done += 1
+        done = services.cancel_jobs(queryset, actor=request.user).changed
         self.message_user(request, f"Cancelled {done} job(s).", messages.SUCCESS)
 
     @admin.action(description="Retry failed items of selected jobs")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
-        total = 0
-        for job in queryset.filter(status__in=JobStatus.TERMINAL):
-            total += services.retry_items(job)
+        total = services.retry_failed_jobs(queryset, actor=request.user).items
         self.message_user(request, f"Queued {total} item(s) again.", messages.SUCCESS)
 
 
@@ -270,7 +266,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         from django.utils import timezone
 
-        n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        live = list(queryset.filter(revoked_at__isnull=True))
+        n = queryset.filter(pk__in=[k.pk for k in live]).update(revoked_at=timezone.now())
+        for key in live:
+            audit.record(request.user, AuditAction.KEY_REVOKE, key, prefix=key.prefix, admin=True)
         self.message_user(request, f"Revoked {n} key(s).", messages.SUCCESS)
 
 

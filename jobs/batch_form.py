@@ -212,6 +212,8 @@ def preview(
 def estimate(valid: int, processor: str, concurrency: int) -> dict[str, Any] | None:
     """How long `valid` items should take at `concurrency`, from this processor's recent p50
     item time: the items run in waves of `concurrency`. None before anything has run."""
+    if processor not in processors():  # only a known name reaches the cache and the database
+        return None
     p50 = stats.recent_item_seconds(processor)
     if p50 is None or valid <= 0:
         return {"p50": p50, "seconds": None} if p50 is not None else None

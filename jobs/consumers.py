@@ -26,7 +26,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from jobs import events
-from jobs.access import jobs_for
+from jobs.access import can_see_all, jobs_for
 from jobs.api.filters import PRIORITY_BANDS
 from jobs.models import JobStatus
 from jobs.processors.registry import processors
@@ -138,8 +138,9 @@ class Watch:
 def parse_cursor(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # Past 30 digits it is no cursor of ours (and int() refuses 4,300+ digits).
+        value = int(value) if len(value.strip()) < 30 else -1
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadRequest(f"{name}: a whole number ≥ 0.")
     return value
@@ -180,6 +181,7 @@ class Follower:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = None
+        self.sees_all = False
         self.live = False
         self.released = False
         self.connection_key: str | None = None
@@ -213,6 +215,7 @@ class Follower:
         if self.connection_key is None:
             return 4429
         self.user, self.live = user, True
+        self.sees_all = await database_sync_to_async(can_see_all)(user)  # staff and viewers
         self.buffer = SendBuffer.find(self.base_send)
         return None
 
@@ -265,9 +268,7 @@ class Follower:
         self.filters = filters
         if self.all_group is not None:
             return
-        self.all_group = (
-            events.STAFF_GROUP if self.user.is_staff else events.owner_group(self.user.pk)
-        )
+        self.all_group = events.STAFF_GROUP if self.sees_all else events.owner_group(self.user.pk)
         await self._join(self.all_group)
         await self._join(events.QUEUES_GROUP)
         await counters.incr(events.ALL_SUBSCRIBERS_KEY)
@@ -298,7 +299,7 @@ class Follower:
         if job_id not in self.jobs and not (
             self.all_group is not None
             and self.filters.accepts(job)
-            and (self.user.is_staff or job["owner_id"] == self.user.pk)
+            and (self.sees_all or job["owner_id"] == self.user.pk)
         ):
             return
         if self.watch(job_id).admit(event):
@@ -378,7 +379,7 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data if text_data is not None else bytes_data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return await self.error("bad_request", "Messages are JSON objects.")
         if not isinstance(message, dict):
             return await self.error("bad_request", "Messages are JSON objects.")

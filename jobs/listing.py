@@ -127,7 +127,7 @@ def _page_number(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return 1
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 10**9 else None
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= 10**9 else None
 
 
 def read(

@@ -11,11 +11,19 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from jobs import events, item_groups, store, tasks
+from jobs import audit, events, item_groups, store, tasks
 from jobs.account import quotas
 from jobs.intake import IntakeError, IntakeResult, parse_submission
 from jobs.jobstate import add_log, finalize_if_done
-from jobs.models import COUNT_FIELDS, BatchJob, ItemStatus, JobStatus, LogLevel, Priority
+from jobs.models import (
+    COUNT_FIELDS,
+    AuditAction,
+    BatchJob,
+    ItemStatus,
+    JobStatus,
+    LogLevel,
+    Priority,
+)
 from jobs.processors.registry import UnknownProcessor, get_processor
 
 LIMITS = {
@@ -94,6 +102,8 @@ def validate_settings(**fields: Any) -> dict[str, Any]:
     name = fields.get("name") or ""
     if not isinstance(name, str) or len(name) > 200:
         errors["name"] = ["At most 200 characters."]
+    elif "\x00" in name:  # PostgreSQL text cannot hold NUL
+        errors["name"] = ["No NUL characters."]
     clean["name"] = name.strip() if isinstance(name, str) else ""
     processor_name = fields.get("processor") or "http_check"
     try:
@@ -181,9 +191,10 @@ def _intake_summary(intake: IntakeResult) -> str:
     return ", ".join(parts)
 
 
-def cancel_job(job: BatchJob) -> BatchJob:
+def cancel_job(job: BatchJob, *, actor=None) -> BatchJob:
     """Cancel a queued or running job: waiting items are cancelled now, running runners stop
-    claiming and their in-flight items stop at their next step; the job ends `cancelled`."""
+    claiming and their in-flight items stop at their next step; the job ends `cancelled`.
+    With `actor` (who asked), the audit log records it."""
     with transaction.atomic():
         # Items before the job's row, the order a runner's flush takes them in (it claims and
         # finishes items, then adds to the job's counters): the other order deadlocked against
@@ -208,6 +219,8 @@ def cancel_job(job: BatchJob) -> BatchJob:
         add_log(
             job.pk, f"Cancel requested: {cancelled:,} waiting items cancelled", LogLevel.WARNING
         )
+        if actor is not None:
+            audit.record(actor, AuditAction.JOB_CANCEL, job, cancelled_items=cancelled)
     finalize_if_done(job.pk)  # nothing in flight: cancelled at once
     job.refresh_from_db()
     return job
@@ -220,9 +233,11 @@ def retry_items(
     *,
     http_status: int | None = None,
     host: str | None = None,
+    actor=None,
 ) -> int:
     """Put a finished job's failed (or cancelled) items back in the queue as new attempts; an
-    error code, HTTP status or host narrows it to one group of jobs.item_groups."""
+    error code, HTTP status or host narrows it to one group of jobs.item_groups. With `actor`
+    (who asked), the audit log records it."""
     statuses = statuses or [ItemStatus.FAILED]
     bad = [s for s in statuses if s not in (ItemStatus.FAILED, ItemStatus.CANCELLED)]
     if bad:
@@ -268,14 +283,24 @@ def retry_items(
         )
         job.refresh_from_db()
         add_log(job.pk, f"Retry: {requeued:,} items queued again")
+        if actor is not None:
+            group = {"error_code": error_code, "http_status": http_status, "host": host}
+            audit.record(
+                actor,
+                AuditAction.JOB_RETRY,
+                job,
+                requeued=requeued,
+                statuses=list(statuses),
+                **{k: v for k, v in group.items() if v is not None},
+            )
         events.publish_job(job, with_logs_after_seq=job.seq)
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=requeued), robust=True)
     return requeued
 
 
-def delete_job(job: BatchJob, batch: int = 5000) -> dict[str, int]:
+def delete_job(job: BatchJob, batch: int = 5000, *, actor=None) -> dict[str, int]:
     """Delete a finished job with its items, attempts and log lines, in batches so no statement
-    holds the tables for long."""
+    holds the tables for long. With `actor` (who asked), the audit log records it."""
     from jobs.models import ItemAttempt, JobItem, JobLogEntry
 
     if BatchJob.objects.filter(pk=job.pk, status__in=JobStatus.ACTIVE).exists():
@@ -294,7 +319,10 @@ def delete_job(job: BatchJob, batch: int = 5000) -> dict[str, int]:
                 deleted[key] += (
                     model.objects.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
                 )
-    job.delete()
+    with transaction.atomic():
+        if actor is not None:
+            audit.record(actor, AuditAction.JOB_DELETE, job, **deleted)
+        job.delete()
     return deleted
 
 
@@ -311,24 +339,28 @@ class BulkResult:
         return self.matched - self.changed
 
 
-def cancel_jobs(jobs: QuerySet[BatchJob]) -> BulkResult:
+def cancel_jobs(jobs: QuerySet[BatchJob], *, actor=None) -> BulkResult:
     """Cancel every active job among `jobs`, one transaction each (as `cancel_job`); jobs that
-    have finished — before or while this runs — are left as they are."""
+    have finished — before or while this runs — are left as they are. With `actor`, one audit
+    entry lists the jobs it cancelled."""
     matched = jobs.count()
-    changed = 0
+    done = []
     for pk in list(jobs.filter(status__in=JobStatus.ACTIVE).values_list("pk", flat=True)):
         try:
             cancel_job(BatchJob(pk=pk))
         except ServiceError:  # it finished meanwhile
             continue
-        changed += 1
-    return BulkResult(matched, changed)
+        done.append(pk)
+    if actor is not None and matched:
+        audit.record(actor, AuditAction.BULK_CANCEL, matched=matched, **audit.id_list(done))
+    return BulkResult(matched, len(done))
 
 
-def retry_failed_jobs(jobs: QuerySet[BatchJob]) -> BulkResult:
-    """Queue the failed items of every finished job among `jobs` again (as `retry_items`)."""
+def retry_failed_jobs(jobs: QuerySet[BatchJob], *, actor=None) -> BulkResult:
+    """Queue the failed items of every finished job among `jobs` again (as `retry_items`).
+    With `actor`, one audit entry lists the jobs it retried."""
     matched = jobs.count()
-    changed = items = 0
+    done, items = [], 0
     candidates = jobs.filter(status__in=JobStatus.TERMINAL, count_failed__gt=0)
     for pk in list(candidates.values_list("pk", flat=True)):
         try:
@@ -336,6 +368,10 @@ def retry_failed_jobs(jobs: QuerySet[BatchJob]) -> BulkResult:
         except ServiceError:  # running again meanwhile
             continue
         if requeued:
-            changed += 1
+            done.append(pk)
             items += requeued
-    return BulkResult(matched, changed, items)
+    if actor is not None and matched:
+        audit.record(
+            actor, AuditAction.BULK_RETRY, matched=matched, requeued=items, **audit.id_list(done)
+        )
+    return BulkResult(matched, len(done), items)

@@ -7,6 +7,7 @@ from jobs.views import (
     layout,
     schedules,
     settings,
+    settings_audit,
     settings_keys,
     settings_webhooks,
 )
@@ -20,6 +21,7 @@ urlpatterns = [
     *schedules.urlpatterns,
     *layout.urlpatterns,
     *settings.urlpatterns,
+    *settings_audit.urlpatterns,
     *settings_keys.urlpatterns,
     *settings_webhooks.urlpatterns,
 ]

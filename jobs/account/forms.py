@@ -132,6 +132,10 @@ class PreferencesForm(forms.Form):
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        except (ValueError, RecursionError):  # a 4,300+ digit number, or nesting past the limit
+            raise ValidationError(
+                "Not valid JSON: a number too long or nesting too deep."
+            ) from None
         if not isinstance(value, dict):
             raise ValidationError('A JSON object, e.g. {"method": "HEAD"}.')
         return value

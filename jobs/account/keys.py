@@ -3,11 +3,13 @@ returned once, by create and regenerate, and never stored (jobs.models.keys keep
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from jobs.models import ApiKey, ApiKeyScope
+from jobs import audit
+from jobs.models import ApiKey, ApiKeyScope, AuditAction
 from jobs.services import ServiceError
 
 MAX_KEYS = 50
@@ -36,7 +38,10 @@ def create_key(user, name: str, scope: str) -> tuple[ApiKey, str]:
         raise ServiceError(
             {"name": [f"You have {MAX_KEYS} live keys; revoke one you no longer use first."]}
         )
-    return ApiKey.issue(user, name[:100], scope)
+    with transaction.atomic():
+        key, raw = ApiKey.issue(user, name[:100], scope)
+        audit.record(user, AuditAction.KEY_CREATE, key, scope=scope, prefix=key.prefix)
+    return key, raw
 
 
 def regenerate_key(key: ApiKey) -> str:
@@ -45,12 +50,17 @@ def regenerate_key(key: ApiKey) -> str:
         raise ServiceError(
             "This key is revoked; create a new one instead.", status=409, code="revoked"
         )
-    return key.rotate()
+    with transaction.atomic():
+        raw = key.rotate()
+        audit.record(key.user, AuditAction.KEY_REGENERATE, key, prefix=key.prefix)
+    return raw
 
 
 def revoke_key(key: ApiKey) -> ApiKey:
     """Revoke a key for good (idempotent)."""
     if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            audit.record(key.user, AuditAction.KEY_REVOKE, key, prefix=key.prefix)
     return key

@@ -12,9 +12,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from jobs import audit
 from jobs.account import delivery as deliveries
 from jobs.account.destination import destination_problem
-from jobs.models import Webhook, WebhookDelivery, WebhookEvent
+from jobs.models import AuditAction, Webhook, WebhookDelivery, WebhookEvent
 from jobs.services import ServiceError
 
 MAX_WEBHOOKS = 20
@@ -89,7 +90,9 @@ def create_webhook(user, **fields: Any) -> tuple[Webhook, str]:
     if webhooks_for(user).count() >= MAX_WEBHOOKS:
         raise ServiceError({"url": [f"You have {MAX_WEBHOOKS} webhooks; delete one first."]})
     secret = new_secret()
-    webhook = Webhook.objects.create(user=user, secret=secret, **clean)
+    with transaction.atomic():
+        webhook = Webhook.objects.create(user=user, secret=secret, **clean)
+        audit.record(user, AuditAction.WEBHOOK_CREATE, webhook, events=webhook.events)
     return webhook, secret
 
 
@@ -98,7 +101,10 @@ def update_webhook(webhook: Webhook, **fields: Any) -> Webhook:
     for name, value in clean.items():
         setattr(webhook, name, value)
     webhook.updated_at = timezone.now()
-    webhook.save(update_fields=[*clean, "updated_at"])
+    with transaction.atomic():
+        webhook.save(update_fields=[*clean, "updated_at"])
+        facts = {"events": webhook.events, "is_active": webhook.is_active}
+        audit.record(webhook.user, AuditAction.WEBHOOK_UPDATE, webhook, **facts)
     return webhook
 
 
@@ -106,13 +112,17 @@ def rotate_secret(webhook: Webhook) -> str:
     """A new signing secret; deliveries from now on are signed with it. Returns it (once)."""
     webhook.secret = new_secret()
     webhook.updated_at = timezone.now()
-    webhook.save(update_fields=["secret", "updated_at"])
+    with transaction.atomic():
+        webhook.save(update_fields=["secret", "updated_at"])
+        audit.record(webhook.user, AuditAction.WEBHOOK_ROTATE, webhook)
     return webhook.secret
 
 
 def delete_webhook(webhook: Webhook) -> None:
     """Delete a webhook with its deliveries and their log."""
-    webhook.delete()
+    with transaction.atomic():
+        audit.record(webhook.user, AuditAction.WEBHOOK_DELETE, webhook)
+        webhook.delete()
 
 
 def send_test(webhook: Webhook) -> WebhookDelivery:

@@ -170,7 +170,7 @@ def decode_cursor(cursor: str, ordering: str) -> tuple[str, Key]:
         else:
             value = datetime.fromisoformat(value)
             valid = valid and value.tzinfo is not None
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError, RecursionError):
         valid = False
     if not valid:
         raise BadParam("Invalid cursor.", CURSOR_ACCEPTS)

@@ -16,11 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import retention
+from jobs import audit, retention
 from jobs.api.errors import ErrorSerializer, RequestErrorSerializer, refused
 from jobs.api.filters import whole_number_or_none
 from jobs.api.permissions import ScopedKeyPermission
-from jobs.models import BatchJob, JobStatus, Priority
+from jobs.models import AuditAction, BatchJob, JobStatus, Priority
 from jobs.services import ServiceError
 
 REGISTRIES = ("started", "failed", "scheduled", "deferred", "finished")
@@ -137,4 +137,6 @@ def cleanup_view(request: Request) -> Response:
         days = parse_days(request.data)
     except ServiceError as exc:
         return refused(exc)
-    return Response(retention.purge(days))
+    result = retention.purge(days)
+    audit.record(request.user, AuditAction.CLEANUP, older_than_days=days, **result)
+    return Response(result)

@@ -1,7 +1,8 @@
-"""API permissions: signed in, and a read-only key reads only."""
+"""API permissions: signed in, a read-only key reads only, and a viewer (jobs.roles) reads only."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from jobs import roles
 from jobs.models import ApiKey, ApiKeyScope
 
 
@@ -11,7 +12,12 @@ class ScopedKeyPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
+        if request.method in SAFE_METHODS:
+            return True
         key = request.auth
         if isinstance(key, ApiKey) and key.scope == ApiKeyScope.READ:
-            return request.method in SAFE_METHODS
+            return False
+        if roles.is_viewer(request.user):
+            self.message = roles.READ_ONLY_MESSAGE
+            return False
         return True

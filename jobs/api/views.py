@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,6 +44,7 @@ from jobs.api.filters import (
     parse_paging,
 )
 from jobs.api.paging import SUMMARY_GROUPS, job_page  # noqa: F401 (the Jobs page imports both)
+from jobs.api.parsers import SafeJSONParser
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import (
     DeletedJobSerializer,
@@ -112,7 +113,7 @@ class JobListView(APIView):
     parameter is in the API reference. A bad value is a 400 naming it and what it accepts."""
 
     permission_classes = [ScopedKeyPermission]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
     throttle_scope = "submit"
 
     def get_throttles(self):
@@ -227,9 +228,9 @@ class JobDetailView(APIView):
         }
     )
     def delete(self, request: Request, job_id) -> Response:
-        job = get_job_for_user(request.user, job_id)
+        job = get_job_for_user(request.user, job_id, act=True)
         try:
-            deleted = delete_job(job)
+            deleted = delete_job(job, actor=request.user)
         except ServiceError as exc:
             return refused(exc)
         return Response({"deleted": str(job_id), **deleted})
@@ -276,9 +277,9 @@ def job_detail(job, request: Request) -> dict[str, Any]:
 @permission_classes([ScopedKeyPermission])
 def cancel_view(request: Request, job_id) -> Response:
     """Cancel a queued or running job; 409 when it has already finished."""
-    job = get_job_for_user(request.user, job_id)
+    job = get_job_for_user(request.user, job_id, act=True)
     try:
-        job = cancel_job(job)
+        job = cancel_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return Response(job_dict(job))
@@ -309,7 +310,7 @@ def cancel_view(request: Request, job_id) -> Response:
 @permission_classes([ScopedKeyPermission])
 def retry_view(request: Request, job_id) -> Response:
     """Queue a finished job's failed (or cancelled) items again; 409 while it runs."""
-    job = get_job_for_user(request.user, job_id)
+    job = get_job_for_user(request.user, job_id, act=True)
     if not hasattr(request.data, "get"):
         return bad_body("detail", 'The body is an object: {"status": [...], "error_code": ...}.')
     statuses = request.data.get("status") or None
@@ -321,7 +322,7 @@ def retry_view(request: Request, job_id) -> Response:
     if error_code is not None and error_code not in ErrorCode.values:
         return bad_body("error_code", f"One of {', '.join(ErrorCode.values)}.")
     try:
-        requeued = retry_items(job, statuses, error_code)
+        requeued = retry_items(job, statuses, error_code, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return Response({"requeued": requeued})

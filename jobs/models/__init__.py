@@ -1,6 +1,7 @@
 """The jobs app's models, one module per concern; everything is importable from here."""
 
 from jobs.models.accounts import PAGE_SIZES, Preferences, Quota, Theme
+from jobs.models.audit import AuditAction, AuditEntry
 from jobs.models.choices import (
     COUNT_FIELDS,
     AttemptOutcome,
@@ -27,6 +28,8 @@ __all__ = [
     "ApiKey",
     "ApiKeyScope",
     "AttemptOutcome",
+    "AuditAction",
+    "AuditEntry",
     "BatchJob",
     "DeliveryAttempt",
     "DeliveryStatus",

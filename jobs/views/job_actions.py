@@ -4,7 +4,10 @@ happened in a sentence, or the service's refusal with its status (409 while runn
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -21,16 +24,31 @@ def refused(exc: ServiceError) -> JsonResponse:
     return JsonResponse(body, status=exc.status)
 
 
+def read_only(view):
+    """A viewer's button press: the page script shows the message (a 403 in JSON, not HTML)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            body = {"ok": False, "code": "forbidden", "message": str(exc)}
+            return JsonResponse(body, status=403)
+
+    return wrapped
+
+
 def bad_request(message: str) -> JsonResponse:
     return JsonResponse({"ok": False, "code": "invalid", "message": message}, status=400)
 
 
 @login_required
 @require_POST
+@read_only
 def cancel(request: HttpRequest, pk) -> JsonResponse:
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     try:
-        job = cancel_job(job)
+        job = cancel_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return JsonResponse({"ok": True, "status": job.status, "message": "Cancel requested."})
@@ -52,15 +70,16 @@ def group_filter(by: str, key: str) -> dict | str:
 
 @login_required
 @require_POST
+@read_only
 def retry(request: HttpRequest, pk) -> JsonResponse:
     """No `by`: every failed item. `by` code / http / host with its `key`: one failure group
     (failed and cancelled items, as the group counts them)."""
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     arguments = group_filter(request.POST.get("by", ""), request.POST.get("key", ""))
     if isinstance(arguments, str):
         return bad_request(arguments)
     try:
-        requeued = retry_items(job, **arguments)
+        requeued = retry_items(job, **arguments, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     if not requeued:
@@ -72,10 +91,11 @@ def retry(request: HttpRequest, pk) -> JsonResponse:
 
 @login_required
 @require_POST
+@read_only
 def delete(request: HttpRequest, pk) -> JsonResponse:
-    job = get_job_for_user(request.user, pk)
+    job = get_job_for_user(request.user, pk, act=True)
     try:
-        delete_job(job)
+        delete_job(job, actor=request.user)
     except ServiceError as exc:
         return refused(exc)
     return JsonResponse({"ok": True, "message": "Job deleted.", "redirect": reverse("job-list")})

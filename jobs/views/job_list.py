@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from jobs import listing
-from jobs.access import can_see_all, jobs_for, tallies_for
+from jobs.access import actionable_jobs_for, can_see_all, jobs_for, tallies_for
 from jobs.account.preferences import layout_preferences
 from jobs.api.filters import DATE_RANGES, PRIORITY_BANDS, JobFilter
 from jobs.models import BatchJob, JobStatus
@@ -133,8 +133,9 @@ def page(request: HttpRequest) -> HttpResponse:
 
 
 def _selected(request: HttpRequest, query: QueryDict):
-    """The jobs an action is for: the ticked ids, or everything matching the list's filter."""
-    jobs = jobs_for(request.user)
+    """The jobs an action is for: the ticked ids, or everything matching the list's filter
+    (only among the jobs the user may change: a viewer's selection is always empty)."""
+    jobs = actionable_jobs_for(request.user)
     if request.POST.get("scope") == "matching":
         filterset = JobFilter(query, queryset=jobs)
         if not filterset.is_valid():
@@ -177,7 +178,9 @@ def _report(action: str, result: BulkResult) -> str:
 def actions(request: HttpRequest) -> HttpResponse:
     """Cancel or retry the selected jobs, or all jobs matching the list's filter."""
     query = QueryDict(request.POST.get("query", ""))
-    back = redirect(f"{reverse('job-list')}?{query.urlencode()}" if query else "job-list")
+    # A query longer than any the page makes is not sent back (nor kept: the list starts over).
+    keep = query and len(query.urlencode()) <= 4096
+    back = redirect(f"{reverse('job-list')}?{query.urlencode()}" if keep else "job-list")
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         messages.error(request, "Unknown action; choose cancel or retry.")
@@ -187,7 +190,7 @@ def actions(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         messages.error(request, str(exc))
         return back
-    result = ACTIONS[action](jobs)
+    result = ACTIONS[action](jobs, actor=request.user)
     if not result.matched:
         messages.error(request, "None of those jobs is yours to change; nothing was done.")
     else:

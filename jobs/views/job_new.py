@@ -18,6 +18,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import batch_form
+from jobs.access import check_may_submit
 from jobs.batch_form import NewBatchForm
 from jobs.intake import IntakeResult
 from jobs.processors.registry import UnknownProcessor, get_processor
@@ -68,6 +69,7 @@ def page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = NewBatchForm(initial=batch_form.new_batch_initial(request.user))
         return render_page(request, form, None)
+    check_may_submit(request.user)  # viewers: 403
     form = NewBatchForm(request.POST, request.FILES)
     options = batch_form.options_form(form.processor_class(), request.POST)
     status, intake = 400, None

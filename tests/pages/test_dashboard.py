@@ -15,9 +15,9 @@ from tests.seed import rq_worker_fixture  # noqa: F401 (the rq_worker fixture)
 
 pytestmark = pytest.mark.django_db
 
-# session, user, status counts, live runners + which are mine, queue depths, success rate, p50
+# session, user, viewer role, status counts, live runners + which are mine, queue depths, success rate, p50
 # jobs + up to 5 samples, timeline — whatever the number of jobs.
-MAX_QUERIES = 14
+MAX_QUERIES = 15
 
 
 def make_job(owner, **fields) -> BatchJob:
