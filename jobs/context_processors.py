@@ -1,4 +1,5 @@
-"""What every page's layout needs: the theme, the product version, the live-events address."""
+"""What every page's layout needs: the theme, the product version, whether the user may only
+look (a viewer: pages leave out the buttons that change things)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from importlib import metadata
 
 from django.conf import settings
 from django.http import HttpRequest
+
+from jobs.roles import is_viewer
 
 THEMES = ("light", "dark", "system")
 
@@ -27,4 +30,6 @@ def layout(request: HttpRequest) -> dict:
     return {
         "theme": theme if theme in THEMES else "system",
         "version": VERSION,
+        # Called by the template only where a page asks (one cached query for non-staff users).
+        "read_only": lambda: is_viewer(getattr(request, "user", None)),
     }

@@ -125,6 +125,16 @@ def test_who_finds_a_job_in_the_lists(as_role, alice, bob, role, path):
     assert ("bobs-own-job" in body) is (role in ("other", "viewer", "staff"))
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["owner", "viewer", "staff"])
+def test_a_viewer_is_not_offered_the_buttons_that_would_change_a_job(as_role, alice, role):
+    job = finished_job(alice)
+    body = client_for(as_role(role)).get(reverse("job-detail", kwargs={"pk": job.pk})).content
+    offered = {a for a in ("cancel", "retry", "delete") if f'data-action="{a}"'.encode() in body}
+    assert offered == (set() if role == "viewer" else {"cancel", "retry", "delete"})
+    assert b'data-action="download"' in body, "downloading results is looking, not changing"
+
+
 # --- acting: pages and API ---------------------------------------------------------------------
 
 ACTION_ROUTES = [
