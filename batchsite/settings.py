@@ -384,4 +384,11 @@ MAILERS = {
         },
     }
 }
+# Alerts (jobs/alerts.py): failure rate above PERCENT after MIN_ITEMS finished items (users may
+# set their own in preferences); an item processing longer than 3x its processor's p95, and never
+# less than FLOOR seconds, is stuck (checked every STUCK_CHECK seconds by the scheduler).
+BATCHSITE_ALERT_FAILURE_PERCENT = env_int("BATCHSITE_ALERT_FAILURE_PERCENT", 50)
+BATCHSITE_ALERT_MIN_ITEMS = env_int("BATCHSITE_ALERT_MIN_ITEMS", 20)
+BATCHSITE_ALERT_STUCK_FLOOR_SECONDS = env_float("BATCHSITE_ALERT_STUCK_FLOOR_SECONDS", 60.0)
+BATCHSITE_ALERT_STUCK_CHECK_SECONDS = env_int("BATCHSITE_ALERT_STUCK_CHECK_SECONDS", 60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "batchsite <batchsite@localhost>")

@@ -4,6 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from jobs.account.delivery import requeue_stale
+from jobs.alerts import check_stuck
 from jobs.tasks import reconcile, refresh_planner_stats
 
 cron.register(
@@ -34,4 +35,13 @@ cron.register(
     job_timeout=600,
     result_ttl=600,
     name="planner-stats",
+)
+
+cron.register(
+    check_stuck,
+    queue_name="high",
+    interval=settings.BATCHSITE_ALERT_STUCK_CHECK_SECONDS,
+    job_timeout=120,
+    result_ttl=600,
+    name="alerts-stuck",
 )
