@@ -49,8 +49,10 @@ def test_a_failure_rate_past_the_threshold_alerts_once_by_bell_webhook_and_email
     kinds = sorted(Alert.objects.filter(job=job).values_list("kind", flat=True))
     assert kinds == [AlertKind.FAILURE_RATE, AlertKind.FINISHED]
     rate = Alert.objects.get(job=job, kind=AlertKind.FAILURE_RATE)
-    assert rate.user == alice and rate.read_at is None
-    assert "% of items failed" in rate.title and "threshold is 40 %" in rate.message
+    assert rate.user == alice
+    assert rate.read_at is None
+    assert "% of items failed" in rate.title
+    assert "threshold is 40 %" in rate.message
     # Bob's 2 of 12 stay under the site's 50 %: only his batch's end.
     assert list(Alert.objects.filter(job=fine).values_list("kind", flat=True)) == ["finished"]
 
@@ -89,12 +91,15 @@ def test_the_bell_counts_and_lists_my_alerts_and_marks_them_read(
     assert 'data-unread="1">1</span>' in page
     panel = alice_client.get(reverse("notifications")).content.decode()
     assert "“&lt;b&gt;alice&#x27;s&lt;/b&gt; batch” completed" in panel
-    assert "notice--unread" in panel and "bob" not in panel
+    assert "notice--unread" in panel
+    assert "bob" not in panel
     listing = alice_client.get(reverse("alerts")).content.decode()
-    assert "1 unread in all" in listing and "bob" not in listing
+    assert "1 unread in all" in listing
+    assert "bob" not in listing
 
     read = alice_client.post(reverse("alerts-read"), HTTP_HX_REQUEST="true")
-    assert read.status_code == 200 and "notice--unread" not in read.content.decode()
+    assert read.status_code == 200
+    assert "notice--unread" not in read.content.decode()
     assert 'data-unread="0" hidden>' in alice_client.get(reverse("dashboard")).content.decode()
     assert Alert.objects.get(job=mine).read_at is not None
     assert Alert.objects.get(job=theirs).read_at is None, "bob's stays unread"
@@ -140,7 +145,8 @@ def test_items_stuck_past_three_times_the_processors_p95_alert_once(
         kill_process_group(worker)
     alert = Alert.objects.get(job=hanging, kind=AlertKind.STUCK_ITEMS)
     assert alert.title == "“hangs”: 1 item stuck"
-    assert alert.data["stuck"] == 1 and alert.data["limit_seconds"] == 1.0
+    assert alert.data["stuck"] == 1
+    assert alert.data["limit_seconds"] == 1.0
     assert not Alert.objects.filter(job=quick, kind=AlertKind.STUCK_ITEMS).exists()
     work_until(lambda: len(receiver.requests("/hook")) == 1)
     assert alert_bodies(receiver)[0]["data"]["alert"]["kind"] == "stuck_items"
@@ -158,7 +164,8 @@ def test_p95_and_the_failure_threshold():
 
 def test_the_thresholds_are_a_preference(alice, alice_client):
     page = alice_client.get("/settings").content.decode()
-    assert 'name="alert_failure_percent"' in page and 'placeholder="50"' in page
+    assert 'name="alert_failure_percent"' in page
+    assert 'placeholder="50"' in page
     prefs = {
         "default_processor": "http_check",
         "default_priority": "5",
