@@ -7,6 +7,8 @@ from django.views.decorators.csp import csp_override
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from jobs.metrics import metrics_view
+
 # Swagger UI's page carries a small inline <style>; its script is served separately (the split
 # view), so only style-src is relaxed, and only here.
 docs_view = csp_override(settings.SECURE_CSP_THIRD_PARTY_UI)(
@@ -24,5 +26,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_view, name="api-docs"),
     path("api/", include("jobs.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("jobs.urls")),
 ]

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs import alerts, events, jobstate
+from jobs import alerts, events, jobstate, logcontext, metrics
 from jobs.bridge import DbBridge
 from jobs.dbretry import retrying
 from jobs.errors import ErrorCode, ItemError
@@ -250,6 +250,7 @@ class ChunkRunner:
         self.stats["cycles"] += 1
         await self._publish(result, batch.outcomes, final=claim_n == 0 and not self.pending)
         if batch.outcomes:
+            metrics.items_flushed(self.snapshot["processor"], batch.outcomes)
             await self.failure_watch.check(result.job, self.db)
         if result.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) or result.status is None:
             self.cancelled = True
@@ -307,6 +308,7 @@ class ChunkRunner:
         )
 
     async def _run_item(self, claimed: Claimed) -> None:
+        logcontext.item_id.set(claimed.id)  # this item's task only: its log lines name it
         first_start: datetime | None = None
         attempt = 0
         error: ItemError | None = None
