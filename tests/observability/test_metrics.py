@@ -3,6 +3,7 @@ real burst workers, each a process of its own, count into the same Redis)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -17,11 +18,8 @@ from jobs.models import ItemAttempt, JobStatus
 from jobs.services import submit_batch
 from tests.conftest import (
     ROOT,
-    kill_process_group,
     refreshed,
-    start_worker_process,
     subprocess_env,
-    wait_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,24 +65,23 @@ def test_metrics_are_404_without_a_token_setting_and_401_with_a_wrong_one(settin
     assert client.post("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
 
 
-def test_counts_add_up_across_two_worker_processes(alice, bob, site, token, client):
-    jobs = [
-        submit_batch(alice, urls=[site.url(f"/ok/m{i}") for i in range(30)], max_attempts=1),
-        submit_batch(
-            bob,
-            urls=[site.url(f"/ok/n{i}") for i in range(20)]
-            + [site.url(f"/reset?m={i}") for i in range(5)],
-            max_attempts=1,
-        ),
-    ]
-    workers = [burst_worker_process(), burst_worker_process()]
-    for worker in workers:
-        assert worker.wait(timeout=120) == 0
-    for submission in jobs:
+def test_counts_add_up_across_worker_processes(alice, bob, site, token, client, burst_worker):
+    # One job run by a burst worker in this process, the other by `rqworker --burst` in another
+    # (its work horse): both count into Redis, the scrape sees the sum.
+    first = submit_batch(alice, urls=[site.url(f"/ok/m{i}") for i in range(30)], max_attempts=1)
+    burst_worker()
+    second = submit_batch(
+        bob,
+        urls=[site.url(f"/ok/n{i}") for i in range(20)]
+        + [site.url(f"/reset?m={i}") for i in range(5)],
+        max_attempts=1,
+    )
+    assert burst_worker_process().wait(timeout=120) == 0
+    for submission in (first, second):
         assert refreshed(submission.job).status in JobStatus.TERMINAL
-    # Each job's runner ran in a work horse of its own: two processes counted into Redis.
     pids = {w.split(":")[1] for w in ItemAttempt.objects.values_list("worker", flat=True)}
     assert len(pids) == 2
+    assert str(os.getpid()) in pids
 
     for _ in range(3):
         assert client.get("/accounts/login/").status_code == 200
@@ -107,10 +104,11 @@ def test_queue_depth_and_worker_count_are_read_at_scrape_time(alice, site, token
     metrics = scrape(client)
     assert metrics[("batchsite_queue_depth", (("queue", "urgent"),))] == 1
     assert metrics[("batchsite_queue_depth", (("queue", "low"),))] == 0
-    worker = start_worker_process()
+    conn = django_rq.get_connection("default")
+    worker = Worker([django_rq.get_queue("low")], connection=conn)
+    worker.register_birth()  # what `rqworker` does as it starts (and register_death as it ends)
     try:
-        conn = django_rq.get_connection("default")
-        wait_until(lambda: Worker.count(connection=conn) == 1, timeout=30)
         assert scrape(client)[("batchsite_workers", ())] == 1
     finally:
-        kill_process_group(worker)
+        worker.register_death()
+    assert scrape(client)[("batchsite_workers", ())] == 0
