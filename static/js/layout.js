@@ -23,9 +23,10 @@ function onAlert(event) {
 }
 
 live.on("alert", onAlert);
-document.addEventListener("htmx:afterRequest", (event) => {
-  if (event.detail.successful && event.detail.elt?.matches?.("[data-alerts-read]")) {
-    unread = 0;
-    show();
-  }
+// The bell's panel (opened, or "Mark all read") says how many are unread now: the count follows.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const now = event.detail.target?.querySelector?.("[data-unread-now]");
+  if (!now || document.body.dataset.inAppNotify === "off") return;
+  unread = Number(now.dataset.unreadNow) || 0;
+  show();
 });
