@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 UNREAD_KEY = "alerts:unread:{}"
 UNREAD_SECONDS = 3600
-P95_SAMPLE = 500  # recently finished items of a processor the p95 is taken from
+P95_SAMPLE = 500  # recently finished items of a processor the p95 is taken from…
+P95_JOBS = 10  # …in its latest batches
 
 
 # --- raising --------------------------------------------------------------------------------
@@ -186,17 +187,24 @@ def p95(values: list[float]) -> float | None:
 
 
 def stuck_after(processor: str) -> float:
-    """Seconds an item of `processor` may process before it counts as stuck."""
-    recent = list(
-        JobItem.objects.filter(
-            job__processor=processor,
-            status__in=(ItemStatus.SUCCEEDED, ItemStatus.FAILED),
-            finished_at__isnull=False,
-            duration__isnull=False,
+    """Seconds an item of `processor` may process before it counts as stuck: 3x the p95 of up
+    to P95_SAMPLE items that finished lately in its latest batches (each batch read through its
+    (job, finished_at) index, newest first: no scan of the whole items table), at least the floor."""
+    latest = BatchJob.objects.filter(processor=processor).order_by("-created_at")
+    recent: list[float] = []
+    for job_id in latest.values_list("pk", flat=True)[:P95_JOBS]:
+        recent += (
+            JobItem.objects.filter(
+                job_id=job_id,
+                finished_at__isnull=False,
+                duration__isnull=False,
+                status__in=(ItemStatus.SUCCEEDED, ItemStatus.FAILED),
+            )
+            .order_by("-finished_at")
+            .values_list("duration", flat=True)[: P95_SAMPLE - len(recent)]
         )
-        .order_by("-finished_at")
-        .values_list("duration", flat=True)[:P95_SAMPLE]
-    )
+        if len(recent) >= P95_SAMPLE:
+            break
     floor = settings.BATCHSITE_ALERT_STUCK_FLOOR_SECONDS
     return max(floor, 3 * (p95(recent) or 0.0))
 
