@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     without = [m for m in settings.MIDDLEWARE if m != "jobs.metrics.RequestTimingMiddleware"]
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
+    assert client.get("/accounts/login/").status_code == 200
     with_mw, without_mw = [], []
     for _ in range(args.runs):  # interleaved, so machine noise falls on both alike
         with_mw.append(timed(lambda: client.get("/accounts/login/")))

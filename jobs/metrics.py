@@ -18,6 +18,7 @@ The view answers 404 while ``BATCHSITE_METRICS_TOKEN`` is unset and 401 without
 from __future__ import annotations
 
 import bisect
+import functools
 import hmac
 import logging
 import time
@@ -46,7 +47,10 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SEP = "|"
 
 
+@functools.cache
 def _redis():
+    """One client (and its pool) per process: django_rq makes a new one on every call, and a
+    connection of its own per request would cost more than what is recorded."""
     return django_rq.get_connection("default")
 
 
