@@ -7,6 +7,7 @@ from django.views.decorators.csp import csp_override
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from analytics import urls as analytics_urls
 from jobs.metrics import metrics_view
 
 # Swagger UI's page carries a small inline <style>; its script is served separately (the split
@@ -25,7 +26,9 @@ urlpatterns = [
     # Before the api/ include, which would otherwise take these paths.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_view, name="api-docs"),
+    path("api/analytics/", include(analytics_urls.api_urlpatterns)),
     path("api/", include("jobs.api.urls")),
     path("metrics", metrics_view, name="metrics"),
     path("", include("jobs.urls")),
+    path("", include(analytics_urls.urlpatterns)),
 ]

@@ -90,6 +90,16 @@ def run_once(owner, urls: list[str], processor: str, concurrency: int) -> tuple[
     return len(urls) / elapsed, len(urls) / cpu
 
 
+def parse_cost(body: bytes, repeat: int = 200) -> float:
+    """CPU ms to parse the page once (UTF-8 bytes, as get_page does): page_audit's floor."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    started = time.process_time()
+    for _ in range(repeat):
+        LexborHTMLParser(body)
+    return (time.process_time() - started) * 1000 / repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -125,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         say("  site_profile is not registered (jobs/processors/registry.py): skipped")
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
+    body = (Path(__file__).resolve().parent.parent / "tests/fixture_site" / PAGE[1:]).read_bytes()
+    parse_ms: list[float] = []
     try:
         warm = [site.url(f"{PAGE}?warm={i}") for i in range(50)]
         for name in names:
@@ -140,14 +152,20 @@ def main(argv: list[str] | None = None) -> int:
                     f"  run {run + 1}: {name:<12} {rate:8,.0f} items/s   "
                     f"{per_cpu:8,.0f} items per CPU second"
                 )
+            parse_ms.append(parse_cost(body))
+            say(f"  run {run + 1}: parse of the page alone: {parse_ms[-1]:.3f} ms CPU")
     finally:
         site.stop()
         redis.flushdb()
-    return report(names, wall, cpu, started)
+    return report(names, wall, cpu, started, median(parse_ms))
 
 
 def report(
-    names: list[str], wall: dict[str, list[float]], cpu: dict[str, list[float]], started: float
+    names: list[str],
+    wall: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    started: float,
+    parse_ms: float,
 ) -> int:
     base_wall, base_cpu = median(wall["http_check"]), median(cpu["http_check"])
     rows, ok = [], True
@@ -175,6 +193,14 @@ def report(
     say("Summary (medians; ms/item = 1000 ÷ items/s; CPU = this process, the site excluded)")
     headers = ["processor", "items/s", "÷ http_check", "ms/item", "items/CPU-s", "÷ (CPU)", ""]
     say(common.table(headers, rows))
+    # The floor: page_audit can be no cheaper than http_check plus one parse of the page.
+    base_ms = 1000 / base_cpu
+    say(
+        f"\nFloor (CPU): http_check {base_ms:.3f} ms/item + parse {parse_ms:.3f} ms → "
+        f"page_audit at best {base_ms / (base_ms + parse_ms):.2f} × http_check with every other "
+        f"step free; page_audit's budget for everything past the fetch at {GOAL}×: "
+        f"{base_ms / GOAL - base_ms:.3f} ms"
+    )
     say(f"\n(total {time.monotonic() - started:.0f} s)")
     return 0 if ok else 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from django import forms
 
@@ -50,7 +51,8 @@ class Sleepy(Processor):
 
     async def process(self, item: Item, ctx: Context) -> dict:
         await ctx.step("wait")
-        await asyncio.sleep(0.3)
+        # A test that must catch items mid-pause on a loaded machine makes it longer.
+        await asyncio.sleep(float(os.environ.get("BATCHSITE_TEST_SLEEPY_SECONDS", "0.3")))
         await ctx.step("finish")
         return {"slept": True}
 

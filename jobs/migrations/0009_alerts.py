@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0007_preferences_quotas_webhooks'),
+        ('jobs', '0010_schedules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -97,7 +97,22 @@ def _read_head(tree: LexborHTMLParser, facts: Facts, final_url: str, token: str)
 
 
 def _join(base: str, href: str) -> str | None:
-    """`href` made absolute, or None when it cannot be parsed (``http://[::1/``): ignored."""
+    """`href` made absolute, or None when it cannot be parsed (``http://[::1/``): ignored.
+
+    A path from the root ("/en/") does not depend on the base's path or query, so it is joined
+    to the base's origin and cached: every item of a job has its own URL, not its own hreflangs.
+    """
+    if href[:1] == "/" and href[1:2] not in ("/", "\\"):
+        scheme, sep, rest = base.partition("://")
+        if sep and scheme.lower() in ("http", "https"):
+            netloc = rest.partition("/")[0].partition("?")[0].partition("#")[0]
+            if netloc:
+                return _cached_join(f"{scheme}://{netloc}/", href)
+    return _cached_join.__wrapped__(base, href)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_join(base: str, href: str) -> str | None:
     try:
         return urljoin(base, href)
     except ValueError:

@@ -37,6 +37,7 @@ __all__ = [
     "HTML_TYPES",
     "Page",
     "Robots",
+    "declared_encoding",
     "decode_html",
     "get_page",
     "http_error",
@@ -69,9 +70,17 @@ class Page:
     url: str  # as requested
     final_url: str  # after redirects
     response: FetchResult
-    text: str  # the decoded HTML
     encoding: str  # the Python codec used, e.g. "utf-8", "cp1252"
     tree: LexborHTMLParser
+    decoded: str | None = None  # the text, once decoded (see `text`)
+
+    @property
+    def text(self) -> str:
+        """The decoded HTML, decoded on first use: the extractors read the tree, and a UTF-8 tree
+        is parsed from the bytes, so most pages never need a 100 KB str of their HTML."""
+        if self.decoded is None:
+            self.decoded = _decode(self.response.body, self.encoding)
+        return self.decoded
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -114,18 +123,30 @@ def _meta_charset(head: bytes) -> str | None:
     return None
 
 
-def decode_html(body: bytes, header_charset: str | None) -> tuple[str, str]:
-    """(text, codec) for an HTML body: BOM, header charset, meta, detection, else UTF-8."""
+def declared_encoding(body: bytes, header_charset: str | None) -> str | None:
+    """The codec a BOM, the Content-Type charset or a ``<meta>`` names (None: undeclared)."""
     for bom, name in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, "replace"), name
-    name = _codec(header_charset) or _codec(_meta_charset(body[:META_PRESCAN_BYTES]))
+            return name
+    return _codec(header_charset) or _codec(_meta_charset(body[:META_PRESCAN_BYTES]))
+
+
+def _decode(body: bytes, name: str) -> str:
+    for bom, bom_name in _BOMS:
+        if bom_name == name and body.startswith(bom):
+            return body[len(bom) :].decode(name, "replace")
+    return body.decode(name, "replace")
+
+
+def decode_html(body: bytes, header_charset: str | None) -> tuple[str, str]:
+    """(text, codec) for an HTML body: BOM, header charset, meta, detection, else UTF-8."""
+    name = declared_encoding(body, header_charset)
     if name is None:
         try:
             return body.decode("utf-8"), "utf-8"  # ASCII and valid UTF-8: the common case
         except UnicodeDecodeError:
             name = _detect(body)
-    return body.decode(name, "replace"), name
+    return _decode(body, name), name
 
 
 def _detect(body: bytes) -> str:
@@ -230,17 +251,18 @@ async def get_page(
         raise http_error(response)
     _check_html(response)
     _check_nesting(response.body)
-    text, encoding = decode_html(response.body, response.charset)
-    return Page(
-        url=url,
-        final_url=response.final_url,
-        response=response,
-        text=text,
-        encoding=encoding,
+    body = response.body
+    text, encoding = None, declared_encoding(body, response.charset)
+    if encoding is None:  # undeclared: decoding is how UTF-8 is told from the rest
+        text, encoding = decode_html(body, None)
+    if encoding == "utf-8":
         # lexbor parses UTF-8 bytes as they come (BOM skipped, bad bytes → U+FFFD, no sniffing
-        # of its own); handing it the str would only re-encode it first.
-        tree=LexborHTMLParser(response.body if encoding == "utf-8" else text),
-    )
+        # of its own); handing it a str would only re-encode it first.
+        tree = LexborHTMLParser(body)
+    else:
+        text = text if text is not None else _decode(body, encoding)
+        tree = LexborHTMLParser(text)
+    return Page(url, response.final_url, response, encoding, tree, text)
 
 
 # --- robots.txt ------------------------------------------------------------------------------
