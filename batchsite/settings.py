@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "jobs.metrics.RequestTimingMiddleware",  # first: the whole answer time, for /metrics
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -305,11 +306,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------------
+# BATCHSITE_LOG_FORMAT=json: one JSON object per line (jobs/logcontext.py), with the job and
+# item ids a line is about where known; plain text otherwise.
+BATCHSITE_LOG_FORMAT = "json" if env_str("BATCHSITE_LOG_FORMAT").lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "jobs.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "jobs.logcontext.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": BATCHSITE_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("BATCHSITE_LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": env_str("BATCHSITE_RQ_LOG_LEVEL", "WARNING")}},
 }
@@ -424,4 +438,13 @@ MAILERS = {
         },
     }
 }
+# Alerts (jobs/alerts.py): failure rate above PERCENT after MIN_ITEMS finished items (users may
+# set their own in preferences); an item processing longer than 3x its processor's p95, and never
+# less than FLOOR seconds, is stuck (checked every STUCK_CHECK seconds by the scheduler).
+# /metrics (Prometheus text format) answers only `Authorization: Bearer <this>`; unset: 404.
+BATCHSITE_METRICS_TOKEN = env_str("BATCHSITE_METRICS_TOKEN")
+BATCHSITE_ALERT_FAILURE_PERCENT = env_int("BATCHSITE_ALERT_FAILURE_PERCENT", 50)
+BATCHSITE_ALERT_MIN_ITEMS = env_int("BATCHSITE_ALERT_MIN_ITEMS", 20)
+BATCHSITE_ALERT_STUCK_FLOOR_SECONDS = env_float("BATCHSITE_ALERT_STUCK_FLOOR_SECONDS", 60.0)
+BATCHSITE_ALERT_STUCK_CHECK_SECONDS = env_int("BATCHSITE_ALERT_STUCK_CHECK_SECONDS", 60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "batchsite <batchsite@localhost>")

@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analytics import urls as analytics_urls
+from jobs.metrics import metrics_view
 
 # Swagger UI's page carries a small inline <style>; its script is served separately (the split
 # view), so only style-src is relaxed, and only here.
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/docs/", docs_view, name="api-docs"),
     path("api/analytics/", include(analytics_urls.api_urlpatterns)),
     path("api/", include("jobs.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("jobs.urls")),
     path("", include(analytics_urls.urlpatterns)),
 ]

@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 
 from jobs import audit, audit_admin, services  # noqa: F401 (audit_admin registers the log)
 from jobs.models import (
+    Alert,
     ApiKey,
     AuditAction,
     BatchJob,
@@ -239,6 +240,17 @@ class JobLogEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # written by the pipeline only
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "title", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "=job__id", "user__username")
+    raw_id_fields = ("job", "user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # raised by jobs.alerts only
 
 
 @admin.register(Runner)

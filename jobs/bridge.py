@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Coroutine
@@ -52,7 +53,10 @@ class DbBridge:
             finally:
                 self._requests.put(_STOP)
 
-        thread = threading.Thread(target=loop_thread, name="batchsite-runner-loop", daemon=True)
+        context = contextvars.copy_context()  # what the caller binds (the job a log line is of)
+        thread = threading.Thread(
+            target=context.run, args=(loop_thread,), name="batchsite-runner-loop", daemon=True
+        )
         thread.start()
         try:
             self._serve()

@@ -5,6 +5,7 @@ from rq import cron
 
 from analytics.tasks import compact, sample_queues
 from jobs.account.delivery import requeue_stale
+from jobs.alerts import check_stuck
 from jobs.tasks import fire_schedules, purge_expired, reconcile, refresh_planner_stats
 
 cron.register(
@@ -73,4 +74,13 @@ cron.register(
     job_timeout=600,
     result_ttl=600,
     name="analytics-compact",
+)
+
+cron.register(
+    check_stuck,
+    queue_name="high",
+    interval=settings.BATCHSITE_ALERT_STUCK_CHECK_SECONDS,
+    job_timeout=120,
+    result_ttl=600,
+    name="alerts-stuck",
 )

@@ -106,6 +106,21 @@ def item_event(job_id: Any, seq: int, items: Sequence[dict[str, Any]]) -> dict[s
     return {"event": "item_update", "job_id": str(job_id), "seq": seq, "items": list(items)}
 
 
+def alert_event(alert, seq: int) -> dict[str, Any]:
+    """An alert about the job (jobs.alerts): `user_id` is whose it is (staff see every job's)."""
+    return {
+        "event": "alert",
+        "job_id": str(alert.job_id),
+        "seq": seq,
+        "id": alert.id,
+        "kind": alert.kind,
+        "title": alert.title,
+        "message": alert.message,
+        "user_id": alert.user_id,
+        "created_at": _iso(alert.created_at),
+    }
+
+
 # --- sending --------------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs import events, jobstate
+from jobs import alerts, events, jobstate, logcontext, metrics
 from jobs.bridge import DbBridge
 from jobs.dbretry import retrying
 from jobs.errors import ErrorCode, ItemError
@@ -124,6 +124,7 @@ class ChunkRunner:
         self.next_status_at = 0.0
         self.subscribers = 0
         self.subscribers_checked_at = float("-inf")
+        self.failure_watch = alerts.FailureWatch(self.job_id)
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -248,6 +249,9 @@ class ChunkRunner:
         )
         self.stats["cycles"] += 1
         await self._publish(result, batch.outcomes, final=claim_n == 0 and not self.pending)
+        if batch.outcomes:
+            metrics.items_flushed(self.snapshot["processor"], batch.outcomes)
+            await self.failure_watch.check(result.job, self.db)
         if result.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) or result.status is None:
             self.cancelled = True
         if result.share != self.limiter.limit:
@@ -304,6 +308,7 @@ class ChunkRunner:
         )
 
     async def _run_item(self, claimed: Claimed) -> None:
+        logcontext.item_id.set(claimed.id)  # this item's task only: its log lines name it
         first_start: datetime | None = None
         attempt = 0
         error: ItemError | None = None

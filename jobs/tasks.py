@@ -11,6 +11,8 @@ import django_rq
 from django.conf import settings
 from rq import Worker, get_current_job
 
+from jobs import logcontext
+
 if TYPE_CHECKING:
     from jobs.models import BatchJob
 
@@ -24,11 +26,12 @@ def run_chunk(job_id: str) -> dict[str, Any]:
     from jobs.runner import ChunkRunner
 
     current = get_current_job()
-    return ChunkRunner(
-        job_id,
-        rq_job_id=current.id if current else "",
-        worker_name=(current.worker_name or "") if current else "",
-    ).run()
+    with logcontext.bound(job=job_id):
+        return ChunkRunner(
+            job_id,
+            rq_job_id=current.id if current else "",
+            worker_name=(current.worker_name or "") if current else "",
+        ).run()
 
 
 def reconcile() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from jobs.account.preferences import time_zones
@@ -105,12 +106,24 @@ class PreferencesForm(forms.Form):
     notify_webhook = forms.BooleanField(
         required=False, label="To my webhooks: job events (off pauses them all)"
     )
+    alert_failure_percent = forms.IntegerField(
+        required=False, min_value=1, max_value=100, label="Failure-rate alert (% failed)"
+    )
+    alert_min_items = forms.IntegerField(
+        required=False, min_value=1, max_value=10_000_000, label="…once this many items finished"
+    )
 
     def __init__(self, *args: Any, site_time_zone: str = "UTC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["default_processor"].choices = [
             (name, cls.label or name) for name, cls in processors().items()
         ]
+        for name, default in (
+            ("alert_failure_percent", settings.BATCHSITE_ALERT_FAILURE_PERCENT),
+            ("alert_min_items", settings.BATCHSITE_ALERT_MIN_ITEMS),
+        ):
+            self.fields[name].widget.attrs["placeholder"] = str(default)
+            self.fields[name].help_text = f"Empty: the site's ({default})."
         self.fields["time_zone"].choices = [
             ("", f"The site's ({site_time_zone})"),
             *((z, z.replace("_", " ")) for z in time_zones()),

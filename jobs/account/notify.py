@@ -27,6 +27,9 @@ def job_ended(job: BatchJob) -> None:
     """Call in the transaction that ends `job`: its notifications go out once that commits."""
     if job.status not in WebhookEvent.FOR_JOB_STATUS:
         return
+    from jobs import alerts  # it reaches events and models; keep this module light to import
+
+    alerts.job_finished(job)
     job_id = str(job.pk)
     transaction.on_commit(lambda: dispatch_job_event(job_id), robust=True)
 

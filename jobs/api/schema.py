@@ -231,7 +231,7 @@ _STREAM = {
     "description": (
         "`text/event-stream`: `retry: 2000`, then one frame per event — `id: <seq>`, "
         "`event: <name>` (job_status_update, job_log_entry, item_update, job_completed, "
-        "job_failed, queue_updated), `data: <json>` — and a `: ping` comment every 15 s."
+        "job_failed, queue_updated, alert), `data: <json>` — and a `: ping` comment every 15 s."
     ),
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }

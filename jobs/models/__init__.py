@@ -1,6 +1,7 @@
 """The jobs app's models, one module per concern; everything is importable from here."""
 
 from jobs.models.accounts import PAGE_SIZES, Preferences, Quota, Theme
+from jobs.models.alerts import Alert, AlertKind
 from jobs.models.audit import AuditAction, AuditEntry
 from jobs.models.choices import (
     COUNT_FIELDS,
@@ -25,6 +26,8 @@ from jobs.models.webhooks import (
 __all__ = [
     "COUNT_FIELDS",
     "PAGE_SIZES",
+    "Alert",
+    "AlertKind",
     "ApiKey",
     "ApiKeyScope",
     "AttemptOutcome",

@@ -46,6 +46,9 @@ class Preferences(models.Model):
     notify_webhook = models.BooleanField(
         default=True, help_text="Job events go to your webhooks (off pauses them all)."
     )
+    # Alert thresholds; empty means the site's (BATCHSITE_ALERT_FAILURE_PERCENT / _MIN_ITEMS).
+    alert_failure_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    alert_min_items = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -38,12 +38,15 @@ def test_the_theme_comes_from_the_cookie_so_the_first_paint_is_right(client, ali
     assert "data-theme" not in client.get("/").content.decode().split(">", 2)[1]
 
 
-def test_the_bell_lists_my_finished_jobs_only(client, alice, bob, site):
+@pytest.mark.django_db(transaction=True)
+def test_the_bell_lists_my_finished_jobs_only(client, alice, bob, site, burst_worker):
     mine = submit_batch(alice, urls=[site.url("/ok")], name="alice's batch").job
     theirs = submit_batch(bob, urls=[site.url("/ok")], name="bob's batch").job
+    burst_worker()
     for job in (mine, theirs):
-        job.transition(JobStatus.COMPLETED)
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
     client.force_login(alice)
     panel = client.get(reverse("notifications")).content.decode()
-    assert "alice&#x27;s batch" in panel
+    assert "“alice&#x27;s batch” completed" in panel
     assert "bob" not in panel
