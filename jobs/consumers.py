@@ -4,8 +4,9 @@
 (optional ``filters``: ``status``, ``priority``, ``processor``) and ``unsubscribe_job``;
 ``/ws/job/<id>/`` follows one job from the start (``?last_seq=``) and closes (1000) after its final
 event. A subscription starts with a snapshot: the job's ``job_status_update`` (after the log lines
-the client missed when it gives ``last_seq``, or with ``"resync": true`` when it missed too many),
-then live events. Per job, a connection never sends a ``job_status_update`` whose ``seq`` is not
+the client missed when it gives ``last_seq``, or with ``"resync": true`` when it missed too many;
+without a cursor, after the lines that share the state's ``seq``), then live events. So a client
+that was sent ``seq`` N was sent every line up to N, and may resume with ``last_seq`` N. Per job, a connection never sends a ``job_status_update`` whose ``seq`` is not
 newer than one it sent, so a client never goes backwards.
 
 Close codes: 4401 not authenticated, 4429 over the per-user socket cap, 4408 too slow to read what
@@ -153,17 +154,21 @@ def job_snapshot(user, job_id: str, last_seq: int | None, last_log_id: int | Non
         return None
     status = events.status_event(job)
     lines: list[dict[str, Any]] = []
-    if last_seq is not None or last_log_id is not None:
-        entries = job.log_entries.order_by("id")
-        if last_log_id is not None:
-            entries = entries.filter(id__gt=last_log_id)
-        else:
-            entries = entries.filter(seq__gt=last_seq)
-        found = list(entries[: CATCHUP_LINES + 1])
-        if len(found) > CATCHUP_LINES or (last_seq or 0) > job.seq:
-            status["resync"] = True  # too far behind, or ahead of the database: start over
-        else:
-            lines = [events.log_event(entry, entry.seq) for entry in found]
+    entries = job.log_entries.order_by("id")
+    if last_log_id is not None:
+        entries = entries.filter(id__gt=last_log_id)
+    elif last_seq is not None:
+        entries = entries.filter(seq__gt=last_seq)
+    else:
+        # No cursor: no history, but the lines written with the state shown (they share its
+        # seq), so that "I have seq N" always means "I have every line up to seq N" — a client
+        # that resumes with that seq as last_seq is not sent them again, and misses none.
+        entries = entries.filter(seq=job.seq)
+    found = list(entries[: CATCHUP_LINES + 1])
+    if len(found) > CATCHUP_LINES or (last_seq or 0) > job.seq:
+        status["resync"] = True  # too far behind, or ahead of the database: start over
+    else:
+        lines = [events.log_event(entry, entry.seq) for entry in found]
     payloads = [*lines, status]
     if job.status in events.FINAL_EVENTS:
         payloads.append(events.status_event(job, event=events.FINAL_EVENTS[job.status]))
@@ -255,9 +260,11 @@ class Follower:
             self.jobs.add(key)
             await counters.incr(events.SUBSCRIBERS_KEY.format(job_id=key))
         watch = self.watch(key)
+        lines = [p for p in payloads if p["event"] == "job_log_entry"]
         if last_seq is not None:
             watch.after_seq = last_seq
-        lines = [p for p in payloads if p["event"] == "job_log_entry"]
+        elif last_log_id is None:  # the state's own lines: not again to a connection that has it
+            lines = [p for p in lines if p["seq"] > watch.status_seq]
         watch.catchup = frozenset(p["id"] for p in lines)
         return lines + [p for p in payloads if p["event"] != "job_log_entry" and watch.admit(p)]
 
