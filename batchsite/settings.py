@@ -334,6 +334,8 @@ BATCHSITE_DB_RETRY_SECONDS = env_float("BATCHSITE_DB_RETRY_SECONDS", 30.0)
 # it would need more than FANOUT_BUDGET messages per second.
 BATCHSITE_EVENT_INTERVAL = env_float("BATCHSITE_EVENT_INTERVAL", 0.25)
 BATCHSITE_EVENT_FANOUT_BUDGET = env_int("BATCHSITE_EVENT_FANOUT_BUDGET", 2000)
+# queue_updated: sampled this often by the scheduler (and sent when a job is enqueued or ends).
+BATCHSITE_QUEUE_EVENT_SECONDS = env_int("BATCHSITE_QUEUE_EVENT_SECONDS", 10)
 # Sockets and event streams: per-user cap, SSE heartbeat, and the write buffer past which a
 # client that does not read is dropped.
 BATCHSITE_MAX_SOCKETS_PER_USER = env_int("BATCHSITE_MAX_SOCKETS_PER_USER", 50)

@@ -1,13 +1,15 @@
 """Live events over WebSockets (DESIGN.md Contracts): authenticate, join groups, forward.
 
 ``/ws/jobs/`` takes ``subscribe_job`` (``job_id``, optional ``last_seq``), ``subscribe_all_jobs``
-(optional ``filters``: ``status``, ``priority``, ``processor``) and ``unsubscribe_job``;
+(optional ``filters``: ``status``, ``priority``, ``processor``) and ``unsubscribe_job``, and sends
+``queue_updated`` from the start (the user's own jobs' queue figures; staff: everyone's);
 ``/ws/job/<id>/`` follows one job from the start (``?last_seq=``) and closes (1000) after its final
 event. A subscription starts with a snapshot: the job's ``job_status_update`` (after the log lines
 the client missed when it gives ``last_seq``, or with ``"resync": true`` when it missed too many;
 without a cursor, after the lines that share the state's ``seq``), then live events. So a client
-that was sent ``seq`` N was sent every line up to N, and may resume with ``last_seq`` N. Per job, a connection never sends a ``job_status_update`` whose ``seq`` is not
-newer than one it sent, so a client never goes backwards.
+that was sent ``seq`` N was sent every line up to N, and may resume with ``last_seq`` N. Per job, a
+connection never sends a ``job_status_update`` whose ``seq`` is not newer than one it sent, so a
+client never goes backwards.
 
 Close codes: 4401 not authenticated, 4429 over the per-user socket cap, 4408 too slow to read what
 it is sent, 4404 (``/ws/job/``) no such job. Idle sockets are daphne's business: it pings a socket
@@ -221,6 +223,11 @@ class Follower:
         self.buffer = SendBuffer.find(self.base_send)
         return None
 
+    async def follow_queues(self) -> None:
+        """queue_updated: every /ws/jobs/ socket and /api/events stream hears it, with the
+        figures of the user's own jobs (staff: everyone's)."""
+        await self._join(events.queues_group(self.user))
+
     async def _join(self, group: str) -> None:
         if group not in self.joined:
             self.joined.add(group)
@@ -276,7 +283,6 @@ class Follower:
             events.STAFF_GROUP if self.user.is_staff else events.owner_group(self.user.pk)
         )
         await self._join(self.all_group)
-        await self._join(events.QUEUES_GROUP)
         await counters.incr(events.ALL_SUBSCRIBERS_KEY)
         # The publisher sends every job's events to its owner's group and the staff group too,
         # so job groups are redundant now (and would deliver each event twice).
@@ -297,9 +303,8 @@ class Follower:
         if not self.live:
             return
         job, event = message.get("job"), message["event"]
-        if job is None:  # about no job (queue_updated): for "all jobs" followers
-            if self.all_group is not None:
-                await self.emit(event, dumps(event))
+        if job is None:  # queue_updated, sent to this user's own queues group
+            await self.emit(event, dumps(event))
             return
         job_id = job["id"]
         if job_id not in self.jobs and not (
@@ -361,7 +366,8 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
         await self.accept()  # then closed with a code that says why, when refused
         refusal = await self.open()
         if refusal:
-            await self.close(code=refusal)
+            return await self.close(code=refusal)
+        await self.follow_queues()
 
     async def disconnect(self, code) -> None:
         await self.release()

@@ -4,7 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from jobs.account.delivery import requeue_stale
-from jobs.tasks import reconcile, refresh_planner_stats
+from jobs.tasks import publish_queues, reconcile, refresh_planner_stats
 
 cron.register(
     reconcile,
@@ -13,6 +13,16 @@ cron.register(
     job_timeout=300,
     result_ttl=600,
     name="reconcile",
+)
+
+# Live queue figures (queue_updated) for dashboards; also sent when a job is enqueued or ends.
+cron.register(
+    publish_queues,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_QUEUE_EVENT_SECONDS,
+    job_timeout=60,
+    result_ttl=60,
+    name="queue-events",
 )
 
 # Webhook deliveries whose RQ job was lost (a Redis restart) go back on the queue.

@@ -158,6 +158,7 @@ def submit_batch(
         add_log(job.pk, _intake_summary(intake))
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
         events.publish_job(job)
+        events.publish_queues_on_commit(owner.pk)
     return Submission(job=job, intake=intake)
 
 
@@ -258,6 +259,7 @@ def retry_items(
         job.refresh_from_db()
         add_log(job.pk, f"Retry: {requeued:,} items queued again")
         events.publish_job(job, with_logs_after_seq=job.seq)
+        events.publish_queues_on_commit(job.owner_id)
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=requeued), robust=True)
     return requeued
 
