@@ -61,6 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--job-items", type=int, default=60_000)
     parser.add_argument("--latency-sockets", type=int, default=20)
     parser.add_argument("--steady-seconds", type=float, default=15.0)
+    parser.add_argument("--flood-seconds", type=float, default=8.0)
     parser.add_argument("--client-procs", type=int, default=2)
     # client mode (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -71,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.sockets, args.big, args.job_items = 500, 2000, 20_000
-        args.steady_seconds = 8.0
+        args.steady_seconds, args.flood_seconds = 8.0, 6.0
     args.only = set(args.only.split(","))
     return args
 
@@ -583,7 +584,7 @@ def fanout_plan(args, n: int) -> dict:
         "sockets": n,
         "plan": [
             ("steady", args.steady_seconds, fixed(0.25)),
-            ("flood", 6.0 if args.quick else 8.0, fixed(0.125)),
+            ("flood", args.flood_seconds, fixed(0.125)),
         ],
     }
 

@@ -115,7 +115,9 @@ def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     alice, alice_key, burst_worker, daphne_server
 ):
     urls = [f"https://example.com/item/{i}" for i in range(20_000)]
-    job = submit_batch(alice, urls=urls, processor="instant").job
+    # Concurrency 500: a runner claims up to 1,000 items per cycle, so the run is a few dozen
+    # flushes (seconds), not thousands of 20-item cycles.
+    job = submit_batch(alice, urls=urls, processor="instant", concurrency=500).job
     client = Recorder(ws_url(daphne_server, f"/ws/job/{job.pk}/", alice_key)).start()
     client.wait_for(lambda m: m["event"] == "job_status_update")
 
@@ -133,6 +135,39 @@ def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     runners = 20_000 // 1000
     assert len(states) <= took / 0.25 + 2 * runners + 2, (len(states), took)
     assert len(client.of("item_update")) < 20_000 / 50, "items are reported in batches"
+
+
+def test_a_job_many_sockets_watch_sends_fewer_states_and_holds_items_for_them(
+    alice, alice_key, site, redis_db, settings, burst_worker, daphne_server
+):
+    """The interval adapts to the audience (jobs.events.status_interval): with 5,000 sockets
+    counted on the job, its state goes out every ~1.5 s instead of 0.25 s, and the item changes of
+    the flushes in between ride along with it — every item still reported, none dropped."""
+    settings.BATCHSITE_FLUSH_SECONDS = 0.1
+    urls = [site.url(f"/delay/100/{i}") for i in range(200)]
+    job = submit_batch(alice, urls=urls, concurrency=10).job
+    watched = 5000
+    redis_db.set(events.SUBSCRIBERS_KEY.format(job_id=job.pk), watched - 1)
+    interval = events.status_interval(watched)
+    assert 1.0 < interval <= settings.BATCHSITE_EVENT_MAX_INTERVAL < 2.0
+    client = Recorder(ws_url(daphne_server, f"/ws/job/{job.pk}/", alice_key)).start()
+    client.wait_for(lambda m: m["event"] == "job_status_update")
+
+    started = time.monotonic()
+    burst_worker()
+    took = time.monotonic() - started
+    client.join()
+
+    assert client.messages[-1]["event"] == "job_completed"
+    states = client.of("job_status_update")[1:]  # after the snapshot
+    updates = client.of("item_update")
+    assert took > 4 * interval, took  # long enough for the rule to show
+    # One runner: its first state, one per interval, its last (and the job's end).
+    assert len(states) <= took / interval + 4, (len(states), took)
+    assert len(updates) <= took / interval + 4, (len(updates), took)
+    reported = {item["id"] for update in updates for item in update["items"]}
+    assert reported == set(job.items.values_list("id", flat=True)), "every item, none dropped"
+    assert states[-1]["overall_progress"] == 100.0
 
 
 def test_an_sse_client_resumes_with_last_event_id(
