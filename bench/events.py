@@ -108,6 +108,7 @@ class Stats:
         self.finished = 0
         self.closed_early: Counter = Counter()
         self.connect_errors = 0
+        self.connect_error_kinds: Counter = Counter()
 
 
 async def run_clients(args) -> None:
@@ -128,10 +129,12 @@ async def run_clients(args) -> None:
                 ws = await connect(
                     args.url, max_size=None, open_timeout=120, ping_interval=None, compression=None
                 )
-                if "/ws/job/" in args.url:
-                    await ws.recv()  # the snapshot: subscribed
-        except Exception:
+                if "/ws/job/" in args.url:  # the snapshot (its state's lines, the state)
+                    while json.loads(await ws.recv())["event"] != "job_status_update":
+                        pass
+        except Exception as exc:
             stats.connect_errors += 1
+            stats.connect_error_kinds[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
             ready += 1
             if ready == args.count:
                 all_ready.set()
@@ -203,6 +206,7 @@ async def run_clients(args) -> None:
         "finished": stats.finished,
         "closed_early": dict(stats.closed_early),
         "connect_errors": stats.connect_errors,
+        "connect_error_kinds": dict(stats.connect_error_kinds),
         "arrivals": stats.arrivals,
     }
     Path(args.out).write_text(json.dumps(out))
@@ -251,6 +255,7 @@ class Clients:
             "finished": 0,
             "closed_early": Counter(),
             "connect_errors": 0,
+            "connect_error_kinds": Counter(),
             "arrivals": {},
         }
         for proc, out in zip(self.procs, self.outs, strict=True):
@@ -266,6 +271,7 @@ class Clients:
                 merged[key].update(data[key])
             merged["finished"] += data["finished"]
             merged["connect_errors"] += data["connect_errors"]
+            merged["connect_error_kinds"].update(data.get("connect_error_kinds", {}))
             for seq, times in data["arrivals"].items():
                 merged["arrivals"].setdefault(int(seq), []).extend(times)
         return merged
@@ -573,8 +579,11 @@ def summarize(res: dict, stage: str) -> dict:
 
 
 def health(res: dict) -> str:
+    kinds = ", ".join(
+        f"{n}× {k}" for k, n in res.get("connect_error_kinds", Counter()).most_common(3)
+    )
     return (
-        f"connect errors {res['connect_errors']}, closed early {dict(res['closed_early']) or 0}, "
+        f"connect errors {res['connect_errors']}{f' ({kinds})' if kinds else ''}, closed early {dict(res['closed_early']) or 0}, "
         f"got the final event {res['finished']}/{res['sockets']} (connecting took {res['ramp']:.0f} s)"
     )
 
