@@ -639,8 +639,8 @@ def report_fanout(args, runs: dict) -> None:
     if ("bare", "pubsub") in runs and ("ours", "pubsub") in runs:
         bare_s, bare_f = runs[("bare", "pubsub")]["summary"]
         ours_s, ours_f = runs[("ours", "pubsub")]["summary"]
-        p99_ratio = ours_s["p99"] / bare_s["p99"]
-        rate_ratio = ours_f["rate"] / bare_f["rate"]
+        p99_ratio = ours_s["p99"] / bare_s["p99"] if bare_s["p99"] > 0 else float("nan")
+        rate_ratio = ours_f["rate"] / bare_f["rate"] if bare_f["rate"] > 0 else float("nan")
         say(
             f"   ours ÷ bare: p99 {ours_s['p99']:.0f} ÷ {bare_s['p99']:.0f} ms = {p99_ratio:.2f}×; "
             f"delivery {ours_f['rate']:,.0f} ÷ {bare_f['rate']:,.0f} msg/s = {rate_ratio:.2f}×"
