@@ -54,6 +54,16 @@ class StatusField(forms.CharField):
         return statuses
 
 
+def whole_number_or_none(raw: str) -> int | None:
+    """The number a query parameter spells in ASCII digits, else None. ``str.isdigit`` alone
+    lets through "²" and other digits ``int()`` refuses; past 30 digits the value is 10**30
+    (``int()`` refuses 4,300+ digits, and nothing here counts that high)."""
+    text = raw.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if len(text) < 30 else 10**30
+
+
 class PriorityField(forms.CharField):
     def clean(self, value):
         value = (super().clean(value) or "").strip().lower()
@@ -61,8 +71,9 @@ class PriorityField(forms.CharField):
             return None
         if value in PRIORITY_BANDS:
             return PRIORITY_BANDS[value]
-        if value.isdigit() and 1 <= int(value) <= 10:
-            return (int(value), int(value))
+        number = whole_number_or_none(value)
+        if number is not None and 1 <= number <= 10:
+            return (number, number)
         raise Accepts(f"Invalid priority {value!r}.", PRIORITY_ACCEPTS)
 
 
@@ -210,11 +221,12 @@ def parse_paging(params) -> tuple[dict, dict[str, dict[str, str]]]:
             if name == "limit"
             else "a whole number ≥ 0"
         )
-        if not raw.strip().isdigit() or (name == "limit" and int(raw) < 1):
+        number = whole_number_or_none(raw)
+        if number is None or (name == "limit" and number < 1):
             errors[name] = {"message": f"Invalid {name} {raw!r}.", "accepts": accepts}
             continue
         # Past 2**62 nothing is there anyway; the cap keeps the number a database integer.
-        values[name] = min(int(raw), 2**62) if name == "offset" else min(int(raw), MAX_LIMIT)
+        values[name] = min(number, 2**62) if name == "offset" else min(number, MAX_LIMIT)
     for name, choices in (("sort_by", tuple(SORT_FIELDS)), ("sort_order", SORT_ORDERS)):
         raw = params.get(name)
         if raw is None or raw == "":

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from jobs.api.errors import ErrorSerializer, RequestErrorSerializer, refused
+from jobs.api.filters import whole_number_or_none
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.models import BatchJob, JobStatus, Priority
 from jobs.services import ServiceError, delete_job
@@ -99,9 +100,10 @@ def parse_days(data: Any) -> int:
     raw = data.get("older_than_days")
     if raw is None or raw == "":
         return settings.BATCHSITE_RETENTION_DAYS
-    if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(raw) > 36500:
+    days = None if isinstance(raw, bool) else whole_number_or_none(str(raw))
+    if days is None or days > 36500:
         raise ServiceError({"older_than_days": ["A whole number of days from 0 to 36500."]})
-    return int(raw)
+    return days
 
 
 @extend_schema(

@@ -68,7 +68,10 @@ class JobDetailSerializer(JobSerializer):
     error = serializers.CharField(help_text="Why the job failed, if it did.")
     steps = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()),
-        help_text="Current step (or `not started`) → item status → items.",
+        help_text=(
+            "Step each item reached (or `not started`) → item status → items. While the job "
+            "runs, recounted at most every 5 s."
+        ),
     )
     throughput = serializers.FloatField(allow_null=True, help_text="Items done per second.")
     sequential_seconds = serializers.FloatField(help_text="Σ item processing time.")

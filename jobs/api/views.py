@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -55,6 +54,7 @@ from jobs.api.schema import (
 )
 from jobs.api.serializers import JobListSerializer, JobSerializer, job_dict
 from jobs.errors import ErrorCode
+from jobs.job_facts import step_breakdown
 from jobs.models import ItemStatus
 from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
 
@@ -241,10 +241,6 @@ JOB_LINKS = ("items", "logs", "results", "events")
 
 
 def job_detail(job, request: Request) -> dict[str, Any]:
-    steps = list(job.items.values("current_step", "status").annotate(n=Count("id")).order_by())
-    by_step: dict[str, dict[str, int]] = {}
-    for row in steps:
-        by_step.setdefault(row["current_step"] or "not started", {})[row["status"]] = row["n"]
     wall = job.wall_seconds
     done = job.done_items
     return {
@@ -256,7 +252,7 @@ def job_detail(job, request: Request) -> dict[str, Any]:
         "per_host_limit": job.per_host_limit,
         "host_delay": job.host_delay,
         "error": job.error,
-        "steps": by_step,
+        "steps": step_breakdown(job),
         "throughput": round(done / wall, 3) if wall else None,
         "sequential_seconds": round(job.item_seconds, 3),
         "wall_seconds": None if wall is None else round(wall, 3),

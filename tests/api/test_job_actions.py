@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from jobs.api.errors import IntakeSerializer
 from jobs.api.serializers import JOB_FIELDS
@@ -166,6 +168,27 @@ def test_detail_after_a_real_run_has_steps_and_the_timing_comparison(api, site, 
     for name in ("items", "logs", "results"):
         assert body["links"][name] == f"http://testserver/api/jobs/{job_id}/{name}"
         assert api.get(body["links"][name]).status_code == 200
+
+
+def test_steps_are_counted_once_per_change_of_the_job(api, site, burst_worker):
+    """The per-step breakdown reads every item: a finished job's is counted once and kept until
+    the job changes (its seq moves), then counted again."""
+    urls = [site.url("/ok"), blocked_url(site)]
+    job_id = post_jobs(api, {"urls": urls, "max_attempts": 1}).json()["job_id"]
+    burst_worker()
+    assert api.get(f"/api/jobs/{job_id}").json()["steps"] == {
+        "fetch": {"succeeded": 1, "failed": 1}
+    }
+    with CaptureQueriesContext(connection) as unchanged:
+        assert api.get(f"/api/jobs/{job_id}").json()["steps"]["fetch"]["failed"] == 1
+    assert not [q for q in unchanged.captured_queries if "GROUP BY" in q["sql"]]
+
+    assert api.post(f"/api/jobs/{job_id}/retry", {"status": ["failed"]}, format="json").json() == {
+        "requeued": 1
+    }
+    steps = api.get(f"/api/jobs/{job_id}").json()["steps"]
+    assert steps["fetch"] == {"succeeded": 1}
+    assert sum(steps.get("not started", {}).values()) == 1
 
 
 def test_cancel_answers_the_cancelled_job_then_409_once_it_has_finished(api):

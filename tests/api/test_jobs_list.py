@@ -119,6 +119,10 @@ def test_summary_follows_the_other_filters(api, alice):
         ({"limit": "ten"}, "limit"),
         ({"offset": "-5"}, "offset"),
         ({"offset": "1.5"}, "offset"),
+        # Digits int() refuses (superscripts, other scripts) are refused, not a 500.
+        ({"limit": "²"}, "limit"),
+        ({"offset": "٣"}, "offset"),
+        ({"priority": "¹"}, "priority"),
         ({"sort_by": "name"}, "sort_by"),
         ({"sort_order": "up"}, "sort_order"),
         ({"search": "x" * 201}, "search"),

@@ -30,15 +30,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="A CSV or text file of URLs, or - for standard input.")
-        parser.add_argument("--processor", default="http_check")
+        parser.add_argument(
+            "--processor",
+            default="http_check",
+            help="http_check (default), page_audit, site_profile, or a registered processor.",
+        )
         parser.add_argument(
             "--options", default="", help='Processor options as JSON, e.g. \'{"method": "HEAD"}\'.'
         )
         parser.add_argument("--priority", default=None, help="1–10 or low|normal|high|urgent.")
-        parser.add_argument("--concurrency", default=None)
+        parser.add_argument("--concurrency", default=None, help="URLs at once, 1–500.")
         parser.add_argument("--item-timeout", default=None, help="Seconds per attempt.")
-        parser.add_argument("--max-attempts", default=None)
-        parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--max-attempts", default=None, help="Tries per URL (timeouts and 5xx are retried)."
+        )
+        parser.add_argument("--name", default="", help="Shown on the pages (default: none).")
         parser.add_argument("--user", default=None, help="Owner (default: the only superuser).")
         parser.add_argument("--wait", action="store_true", help="Show progress until the job ends.")
 
