@@ -49,6 +49,8 @@ from bench.common import say
 
 FINAL = ("job_completed", "job_failed")
 RESULTS: list[tuple[str, bool]] = []  # (goal, met)
+CONNECT_TIMEOUT = 5  # set from --connect-timeout
+CONNECT_CONCURRENCY = 100  # set from --connect-concurrency
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,6 +65,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steady-seconds", type=float, default=15.0)
     parser.add_argument("--flood-seconds", type=float, default=8.0)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="handshakes in flight per client process",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=5,
+        help="daphne --websocket_connect_timeout (its default, 5 s, refuses with HTTP 403 past it)",
+    )
     # client mode (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -117,7 +131,7 @@ async def run_clients(args) -> None:
     stats = Stats(args.count)
     ready = 0
     all_ready = asyncio.Event()
-    gate = asyncio.Semaphore(100)
+    gate = asyncio.Semaphore(args.connect_concurrency)
 
     async def one(i: int) -> None:
         nonlocal ready
@@ -224,6 +238,7 @@ class Clients:
         for n, out in zip(per, self.outs, strict=True):
             out.unlink(missing_ok=True)
             cmd = [common.PYTHON, __file__, "--client", "--url", url, "--count", str(n)]
+            cmd += ["--connect-concurrency", str(CONNECT_CONCURRENCY)]
             self.procs.append(
                 subprocess.Popen(
                     [*cmd, "--out", str(out)],
@@ -295,7 +310,8 @@ class Daphne:
         self.port = free_port()
         env = {**os.environ, "BENCH_CHANNEL_LAYER": layer}
         log = open(common.BENCH_VAR / f"events-daphne-{label}.log", "ab")  # noqa: SIM115
-        cmd = ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), app]
+        cmd = ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port)]
+        cmd += ["--websocket_connect_timeout", str(CONNECT_TIMEOUT), app]
         self.proc = subprocess.Popen(
             [common.PYTHON, *cmd], cwd=common.ROOT, env=env, stdout=log, stderr=log
         )
@@ -743,6 +759,8 @@ def report_big(args, runs: dict) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    global CONNECT_TIMEOUT, CONNECT_CONCURRENCY
+    CONNECT_TIMEOUT, CONNECT_CONCURRENCY = args.connect_timeout, args.connect_concurrency
     if args.client:
         asyncio.run(run_clients(args))
         return 0
