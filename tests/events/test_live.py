@@ -111,6 +111,16 @@ def test_a_client_that_reconnects_with_last_seq_gets_what_it_missed_without_gaps
     assert second.messages[-1]["event"] == "job_completed"
 
 
+def follow_run(job, server: str, key: str, burst_worker) -> tuple[Recorder, float]:
+    """A client on /ws/job/<id>/ while a burst worker runs the job; (the client, seconds run)."""
+    client = Recorder(ws_url(server, f"/ws/job/{job.pk}/", key)).start()
+    client.wait_for(lambda m: m["event"] == "job_status_update")
+    started = time.monotonic()
+    burst_worker()
+    took = time.monotonic() - started
+    return client.join(), took
+
+
 def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     alice, alice_key, burst_worker, daphne_server
 ):
@@ -118,13 +128,7 @@ def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     # Concurrency 500: a runner claims up to 1,000 items per cycle, so the run is a few dozen
     # flushes (seconds), not thousands of 20-item cycles.
     job = submit_batch(alice, urls=urls, processor="instant", concurrency=500).job
-    client = Recorder(ws_url(daphne_server, f"/ws/job/{job.pk}/", alice_key)).start()
-    client.wait_for(lambda m: m["event"] == "job_status_update")
-
-    started = time.monotonic()
-    burst_worker()
-    took = time.monotonic() - started
-    client.join()
+    client, took = follow_run(job, daphne_server, alice_key, burst_worker)
 
     states = client.of("job_status_update")
     assert client.messages[-1]["event"] == "job_completed"
@@ -150,13 +154,7 @@ def test_a_job_many_sockets_watch_sends_fewer_states_and_holds_items_for_them(
     redis_db.set(events.SUBSCRIBERS_KEY.format(job_id=job.pk), watched - 1)
     interval = events.status_interval(watched)
     assert 1.0 < interval <= settings.BATCHSITE_EVENT_MAX_INTERVAL < 2.0
-    client = Recorder(ws_url(daphne_server, f"/ws/job/{job.pk}/", alice_key)).start()
-    client.wait_for(lambda m: m["event"] == "job_status_update")
-
-    started = time.monotonic()
-    burst_worker()
-    took = time.monotonic() - started
-    client.join()
+    client, took = follow_run(job, daphne_server, alice_key, burst_worker)
 
     assert client.messages[-1]["event"] == "job_completed"
     states = client.of("job_status_update")[1:]  # after the snapshot
