@@ -156,7 +156,9 @@ def job_snapshot(user, job_id: str, last_seq: int | None, last_log_id: int | Non
         return None
     status = events.status_event(job)
     lines: list[dict[str, Any]] = []
-    entries = job.log_entries.order_by("id")
+    # Only lines the state read above has: newer ones reach the client live (it joined the
+    # job's group first), after this state rather than before it.
+    entries = job.log_entries.filter(seq__lte=job.seq).order_by("id")
     if last_log_id is not None:
         entries = entries.filter(id__gt=last_log_id)
     elif last_seq is not None:
