@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 from django.utils.csp import CSP
 
@@ -92,6 +93,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     # After auth: the signed-in user's time zone, and the theme cookie kept in step with it.
     "jobs.account.middleware.PreferencesMiddleware",
+    # Last: times the API views (the user is known by then, API keys included).
+    "analytics.middleware.ApiTimingMiddleware",
 ]
 
 # --- Login throttling (django-axes) ---------------------------------------------------------------
@@ -175,7 +178,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run workers in other threads and processes, so the test database must be a file;
     # one per test run, so that two runs on one machine do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-elif env_str("BATCHSITE_TEST_DB_NAME"):
+else:
+    # Behind pgbouncer in transaction mode (DATABASE_PGBOUNCER=1) a session's state does not
+    # survive its transaction: no server-side cursors (QuerySet.iterator() falls back to fetching
+    # in chunks client-side). Prepared statements stay off, as Django leaves psycopg 3
+    # (prepare_threshold None), and parameters are bound client-side (no server_side_binding).
+    # See docs/deploy.md, "PostgreSQL and pgbouncer".
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_PGBOUNCER", False)
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and env_str(
+    "BATCHSITE_TEST_DB_NAME"
+):
     # Two test runs against one PostgreSQL server need their own test databases.
     DATABASES["default"]["TEST"] = {"NAME": env_str("BATCHSITE_TEST_DB_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -309,6 +321,11 @@ BATCHSITE_USER_AGENT = env_str(
 BATCHSITE_MAX_URLS_PER_BATCH = env_int("BATCHSITE_MAX_URLS_PER_BATCH", 100_000)
 BATCHSITE_MAX_UPLOAD_BYTES = env_int("BATCHSITE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 BATCHSITE_RETENTION_DAYS = env_int("BATCHSITE_RETENTION_DAYS", 30)
+# Rows deleted per transaction by retention (jobs.retention), and how often it runs.
+BATCHSITE_RETENTION_BATCH = env_int("BATCHSITE_RETENTION_BATCH", 1000)
+BATCHSITE_RETENTION_INTERVAL_SECONDS = env_int("BATCHSITE_RETENTION_INTERVAL_SECONDS", 3600)
+# How often the scheduler looks for due schedules (jobs.schedules).
+BATCHSITE_SCHEDULE_TICK_SECONDS = env_int("BATCHSITE_SCHEDULE_TICK_SECONDS", 20)
 # Request bodies (a JSON list of 100,000 URLs is ~5 MB) may be as large as an upload.
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCHSITE_MAX_UPLOAD_BYTES + 1024 * 1024
 BATCHSITE_MAX_RESPONSE_BYTES = env_int("BATCHSITE_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)
@@ -321,6 +338,12 @@ BATCHSITE_CHUNK_SIZE = env_int("BATCHSITE_CHUNK_SIZE", 10_000)
 BATCHSITE_MIN_RUNNER_ITEMS = env_int("BATCHSITE_MIN_RUNNER_ITEMS", 100)
 BATCHSITE_MAX_PARALLEL_CHUNKS = env_int("BATCHSITE_MAX_PARALLEL_CHUNKS", 16)
 BATCHSITE_SLICE_SECONDS = env_float("BATCHSITE_SLICE_SECONDS", 60.0)
+# How a runner claims items on PostgreSQL: "skip_locked" (SELECT … FOR UPDATE SKIP LOCKED, the
+# default: no runner waits for another's claim) or "conditional" (the plain conditional UPDATE;
+# kept as bench/scale.py's baseline).
+BATCHSITE_PG_CLAIM = env_str("BATCHSITE_PG_CLAIM", "skip_locked")
+if BATCHSITE_PG_CLAIM not in ("skip_locked", "conditional"):
+    raise ImproperlyConfigured("BATCHSITE_PG_CLAIM must be skip_locked or conditional")
 BATCHSITE_FLUSH_ITEMS = env_int("BATCHSITE_FLUSH_ITEMS", 500)
 BATCHSITE_FLUSH_SECONDS = env_float("BATCHSITE_FLUSH_SECONDS", 0.25)
 # A runner whose heartbeat is older than this is dead; its items are put back by reconcile.
@@ -346,6 +369,18 @@ BATCHSITE_WS_MAX_BUFFER = env_int("BATCHSITE_WS_MAX_BUFFER", 1024 * 1024)
 # Retries: exponential backoff from BASE seconds, capped; a longer Retry-After is not waited for.
 BATCHSITE_RETRY_BACKOFF_BASE = env_float("BATCHSITE_RETRY_BACKOFF_BASE", 1.0)
 BATCHSITE_RETRY_BACKOFF_MAX = env_float("BATCHSITE_RETRY_BACKOFF_MAX", 60.0)
+
+# --- Analytics rollups ---------------------------------------------------------------------------
+# Minute rows are kept this many hours, hour rows this many days (then folded into day rows),
+# queue-depth samples (every QUEUE_SAMPLE_SECONDS) this many hours. API timings are written at
+# most every API_FLUSH_SECONDS per process (0: with every request).
+BATCHSITE_ANALYTICS_MINUTE_RETENTION_HOURS = env_int(
+    "BATCHSITE_ANALYTICS_MINUTE_RETENTION_HOURS", 48
+)
+BATCHSITE_ANALYTICS_HOUR_RETENTION_DAYS = env_int("BATCHSITE_ANALYTICS_HOUR_RETENTION_DAYS", 14)
+BATCHSITE_ANALYTICS_QUEUE_RETENTION_HOURS = env_int("BATCHSITE_ANALYTICS_QUEUE_RETENTION_HOURS", 48)
+BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS = env_int("BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS", 10)
+BATCHSITE_ANALYTICS_API_FLUSH_SECONDS = env_float("BATCHSITE_ANALYTICS_API_FLUSH_SECONDS", 5.0)
 
 # --- Settings page: quotas, webhooks, e-mail ------------------------------------------------
 # A new user's quota (staff change anyone's in the admin; 0 here means no limit).

@@ -7,6 +7,8 @@ from django.views.decorators.csp import csp_override
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from analytics import urls as analytics_urls
+
 # Swagger UI's page carries a small inline <style>; its script is served separately (the split
 # view), so only style-src is relaxed, and only here.
 docs_view = csp_override(settings.SECURE_CSP_THIRD_PARTY_UI)(
@@ -23,6 +25,8 @@ urlpatterns = [
     # Before the api/ include, which would otherwise take these paths.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_view, name="api-docs"),
+    path("api/analytics/", include(analytics_urls.api_urlpatterns)),
     path("api/", include("jobs.api.urls")),
     path("", include("jobs.urls")),
+    path("", include(analytics_urls.urlpatterns)),
 ]

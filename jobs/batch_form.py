@@ -20,6 +20,12 @@ from jobs.services import LIMITS
 
 OPTIONS_PREFIX = "options"
 REJECTED_SHOWN = 10
+WHEN_CHOICES = [
+    ("now", "Now"),
+    ("once", "Once, at a time"),
+    ("cron", "On a cron expression"),
+    ("every", "Every N minutes or hours"),
+]
 PRIORITY_CHOICES = [
     (n, f"{n} · {Priority.label(n)}{' (default)' if n == Priority.DEFAULT else ''}")
     for n in range(10, 0, -1)
@@ -95,6 +101,36 @@ class NewBatchForm(forms.Form):
         attrs={"step": "any"},
     )
 
+    # Schedule: run now (a job), or make a schedule (jobs.schedules) that runs it later.
+    when = forms.ChoiceField(
+        label="Run",
+        choices=WHEN_CHOICES,
+        initial="now",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    run_at = forms.CharField(
+        label="At",
+        required=False,
+        max_length=64,
+        help_text="Once: when it runs. Every: the first run (empty: now). Your time zone.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    cron = forms.CharField(
+        label="Cron expression",
+        required=False,
+        max_length=120,
+        help_text="minute hour day month weekday",
+        widget=forms.TextInput(attrs={"placeholder": "0 9 * * 1-5", "spellcheck": "false"}),
+    )
+    every = forms.CharField(
+        label="Every",
+        required=False,
+        max_length=20,
+        help_text="Minutes, or e.g. 30m, 2h, 1d.",
+        widget=forms.TextInput(attrs={"placeholder": "1h", "spellcheck": "false"}),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["processor"].choices = [
@@ -116,6 +152,19 @@ class NewBatchForm(forms.Form):
         if upload is not None and upload.size and upload.size > limit:
             self.add_error("file", f"The file is {upload.size:,} bytes; the limit is {limit:,}.")
         return cleaned
+
+
+def timing_of(cleaned: dict[str, Any]) -> dict[str, Any] | None:
+    """The schedule timing the form asks for (create_schedule's run_at/cron/every), or None to
+    run now."""
+    when = cleaned.get("when") or "now"
+    if when == "now":
+        return None
+    if when == "once":
+        return {"run_at": cleaned.get("run_at") or None}
+    if when == "cron":
+        return {"cron": cleaned.get("cron") or None}
+    return {"every": cleaned.get("every") or None, "run_at": cleaned.get("run_at") or None}
 
 
 def preferred_options(user, processor: type[Processor]) -> dict[str, Any] | None:

@@ -3,8 +3,15 @@
 from django.conf import settings
 from rq import cron
 
+from analytics.tasks import compact, sample_queues
 from jobs.account.delivery import requeue_stale
-from jobs.tasks import publish_queues, reconcile, refresh_planner_stats
+from jobs.tasks import (
+    fire_schedules,
+    publish_queues,
+    purge_expired,
+    reconcile,
+    refresh_planner_stats,
+)
 
 cron.register(
     reconcile,
@@ -44,4 +51,42 @@ cron.register(
     job_timeout=600,
     result_ttl=600,
     name="planner-stats",
+)
+
+# Due schedules become jobs; two schedulers may both enqueue this: a run is claimed once.
+cron.register(
+    fire_schedules,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_SCHEDULE_TICK_SECONDS,
+    job_timeout=300,
+    result_ttl=600,
+    name="schedules",
+)
+
+cron.register(
+    purge_expired,
+    queue_name="low",
+    interval=settings.BATCHSITE_RETENTION_INTERVAL_SECONDS,
+    job_timeout=3600,
+    result_ttl=600,
+    name="retention",
+)
+
+# Analytics: queue depth every 10 s; old rollup buckets folded into day rows every hour.
+cron.register(
+    sample_queues,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_ANALYTICS_QUEUE_SAMPLE_SECONDS,
+    job_timeout=30,
+    result_ttl=60,
+    name="analytics-queue-sample",
+)
+
+cron.register(
+    compact,
+    queue_name="low",
+    interval=3600,
+    job_timeout=600,
+    result_ttl=600,
+    name="analytics-compact",
 )

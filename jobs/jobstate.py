@@ -17,6 +17,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from analytics.record import record_items
 from jobs import events, store, tasks
 from jobs.errors import ErrorCode
 from jobs.models import (
@@ -179,6 +180,8 @@ def _flush(
         else:  # reconcile took some of our items meanwhile: count exactly instead
             BatchJob.objects.get(pk=job_id).recount()
     job = BatchJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        record_items(job.owner_id, job.processor, outcomes)  # the analytics rollups
     entries: list[JobLogEntry] = []
     if logs and job is not None:
         entries = JobLogEntry.objects.bulk_create(

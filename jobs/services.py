@@ -120,10 +120,41 @@ def submit_batch(
     text: str | None = None,
     file: bytes | None = None,
     filename: str = "",
+    schedule=None,
     **fields: Any,
 ) -> Submission:
-    """Validate, create the job and its items, and enqueue runners once the transaction commits."""
+    """Validate, create the job and its items, and enqueue runners once the transaction commits.
+    `schedule`: the jobs.schedules Schedule this job is a run of."""
     clean = validate_settings(**fields)
+    intake = read_urls(urls=urls, text=text, file=file, filename=filename)
+    with transaction.atomic():
+        try:
+            quotas.check_submission(owner, len(intake.accepted))
+        except quotas.QuotaExceeded as exc:
+            raise ServiceError(
+                {exc.field: [exc.message]}, status=429, code="quota_exceeded"
+            ) from exc
+        job = BatchJob.objects.create(
+            owner=owner,
+            status=JobStatus.QUEUED,
+            total_items=len(intake.accepted),
+            count_queued=len(intake.accepted),
+            schedule=schedule,
+            **clean,
+        )
+        rows = [(i, a.url, a.input[:2048]) for i, a in enumerate(intake.accepted)]
+        store.insert_items(job.pk, rows, ItemStatus.QUEUED)
+        add_log(job.pk, _intake_summary(intake))
+        transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
+        events.publish_job(job)
+        events.publish_queues_on_commit(owner.pk)
+    return Submission(job=job, intake=intake)
+
+
+def read_urls(
+    *, urls: list | None = None, text: str | None = None, file: bytes | None = None, filename=""
+) -> IntakeResult:
+    """The intake of a submission's URLs; ServiceError when it refuses them or none is valid."""
     try:
         intake = parse_submission(
             text=text,
@@ -139,27 +170,7 @@ def submit_batch(
         error = ServiceError({"urls": ["No valid URL in this batch."]}, code="no_valid_urls")
         error.intake = intake
         raise error
-    with transaction.atomic():
-        try:
-            quotas.check_submission(owner, len(intake.accepted))
-        except quotas.QuotaExceeded as exc:
-            raise ServiceError(
-                {exc.field: [exc.message]}, status=429, code="quota_exceeded"
-            ) from exc
-        job = BatchJob.objects.create(
-            owner=owner,
-            status=JobStatus.QUEUED,
-            total_items=len(intake.accepted),
-            count_queued=len(intake.accepted),
-            **clean,
-        )
-        rows = [(i, a.url, a.input[:2048]) for i, a in enumerate(intake.accepted)]
-        store.insert_items(job.pk, rows, ItemStatus.QUEUED)
-        add_log(job.pk, _intake_summary(intake))
-        transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
-        events.publish_job(job)
-        events.publish_queues_on_commit(owner.pk)
-    return Submission(job=job, intake=intake)
+    return intake
 
 
 def _intake_summary(intake: IntakeResult) -> str:

@@ -10,12 +10,13 @@ Every function runs inside the caller's transaction and takes plain data, not mo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 
 from jobs.models import ItemAttempt, ItemStatus, JobItem
@@ -75,6 +76,28 @@ def _dt(value: datetime | None) -> Any:
     return connection.ops.adapt_datetimefield_value(value) if value is not None else None
 
 
+def _dt_adapter() -> Callable[[datetime | None], Any]:
+    """`_dt` for a batch of rows: the profile of a runner (bench/scale.py) showed Django's
+    per-value adaptation — through the connection proxy, then `make_naive` — taking 15 % of a
+    no-op runner's CPU. The database's rules are read once here and applied by a plain function.
+    Both give the same values: PostgreSQL's driver takes aware datetimes as they are; SQLite stores
+    them as naive text in the connection's time zone (`str()` of the naive datetime)."""
+    if connection.vendor == "postgresql":
+        return lambda value: value
+    if not settings.USE_TZ:
+        return _dt
+    tz = connection.timezone
+
+    def adapt(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if value.utcoffset() is not None:
+            value = value.astimezone(tz).replace(tzinfo=None)
+        return str(value)
+
+    return adapt
+
+
 def _json_param() -> str:
     return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
@@ -83,22 +106,15 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     """Claim up to `limit` queued items of the job, in position order, for `worker`.
 
     One statement: the conditional UPDATE only takes rows still queued, so two runners never
-    claim the same item (PostgreSQL also skips rows another claim holds, rather than waiting).
+    claim the same item. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`: a runner
+    passes over rows another runner's claim holds instead of waiting for its commit.
+    `BATCHSITE_PG_CLAIM=conditional` picks them with the plain conditional UPDATE instead (kept
+    to measure against, bench/scale.py: it waits on those row locks, then finds the rows gone).
     """
     if limit <= 0:
         return []
     if connection.vendor == "postgresql":
-        # MATERIALIZED: the planner must pick the rows once. Inlined into the UPDATE, the LIMIT
-        # subquery can be re-run during the join and claim more rows than asked for.
-        sql = (
-            f"WITH picked AS MATERIALIZED (SELECT id FROM {ITEMS} WHERE job_id = %s "
-            "AND status = %s ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {ITEMS} AS item SET status = %s, worker = %s, started_at = %s "
-            "FROM picked WHERE item.id = picked.id AND item.status = %s "
-            "RETURNING item.id, item.url, item.position, item.attempts"
-        )
-        params = [_uuid(job_id), ItemStatus.QUEUED, limit]
-        params += [ItemStatus.PROCESSING, worker, _dt(now), ItemStatus.QUEUED]
+        sql, params = _claim_postgres(job_id, worker, limit, now)
     else:
         sql = (
             f"UPDATE {ITEMS} SET status = %s, worker = %s, started_at = %s "
@@ -114,6 +130,22 @@ def claim(job_id: UUID | str, worker: str, limit: int, now: datetime) -> list[Cl
     claimed = [Claimed(*row) for row in rows]
     claimed.sort(key=lambda c: c.position)
     return claimed
+
+
+def _claim_postgres(job_id, worker: str, limit: int, now: datetime) -> tuple[str, list]:
+    lock = "" if settings.BATCHSITE_PG_CLAIM == "conditional" else " FOR UPDATE SKIP LOCKED"
+    # MATERIALIZED: the planner must pick the rows once. Inlined into the UPDATE, the LIMIT
+    # subquery can be re-run during the join and claim more rows than asked for.
+    sql = (
+        f"WITH picked AS MATERIALIZED (SELECT id FROM {ITEMS} WHERE job_id = %s "
+        f"AND status = %s ORDER BY position LIMIT %s{lock}) "
+        f"UPDATE {ITEMS} AS item SET status = %s, worker = %s, started_at = %s "
+        "FROM picked WHERE item.id = picked.id AND item.status = %s "
+        "RETURNING item.id, item.url, item.position, item.attempts"
+    )
+    params = [_uuid(job_id), ItemStatus.QUEUED, limit]
+    params += [ItemStatus.PROCESSING, worker, _dt(now), ItemStatus.QUEUED]
+    return sql, params
 
 
 def held(job_id: UUID | str, worker: str, claimed_at: datetime) -> list[Claimed]:
@@ -149,6 +181,7 @@ def record_outcomes(outcomes: Sequence[Outcome], worker: str) -> int:
         "started_at = %s, finished_at = %s, duration = %s "
         "WHERE id = %s AND status = %s AND worker = %s"
     )
+    dt = _dt_adapter()
     params = [
         (
             o.status,
@@ -159,8 +192,8 @@ def record_outcomes(outcomes: Sequence[Outcome], worker: str) -> int:
             o.error,
             o.error_code,
             o.http_status,
-            _dt(o.started_at),
-            _dt(o.finished_at),
+            dt(o.started_at),
+            dt(o.finished_at),
             o.duration,
             o.id,
             ItemStatus.PROCESSING,
@@ -189,13 +222,14 @@ def record_attempts(attempts: Sequence[AttemptRow], worker: str) -> None:
         "outcome, error_code, error, http_status, duration) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
+    dt = _dt_adapter()
     params = [
         (
             a.item_id,
             a.number,
             a.worker,
-            _dt(a.started_at),
-            _dt(a.finished_at),
+            dt(a.started_at),
+            dt(a.finished_at),
             a.step,
             a.outcome,
             a.error_code,

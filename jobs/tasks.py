@@ -52,6 +52,20 @@ def refresh_planner_stats() -> list[str]:
     return refresh()
 
 
+def fire_schedules() -> list[str]:
+    """Periodic: submit the runs of due schedules, each exactly once (jobs.schedules)."""
+    from jobs.schedules import fire_due
+
+    return [str(job.pk) for job in fire_due() if job is not None]
+
+
+def purge_expired() -> dict[str, int]:
+    """Periodic: delete finished jobs past the retention period (jobs.retention)."""
+    from jobs.retention import purge
+
+    return purge()
+
+
 def runner_timeout(job: BatchJob) -> int:
     """RQ's hard limit for one runner: its slice, then its slowest items' every attempt."""
     retries = job.max_attempts * (job.item_timeout + settings.BATCHSITE_RETRY_BACKOFF_MAX)

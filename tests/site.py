@@ -30,6 +30,8 @@ Routes
 retry_after=S``                     ``Retry-After: S`` when given), later ones 200
 ``/rate-limited/{key}?fails=N&      the same with 429
 retry_after=S``
+``/flip/{key}?after=N&status=S``    the first N requests per key answer 200 (the HTML page), later
+                                    ones S (default 500): a page that breaks between two runs
 ``/huge``                           a 12 MB text body, streamed chunked (no Content-Length);
                                     ``?content_length=1`` sends a Content-Length header
 ``/gzip-bomb``                      ``Content-Encoding: gzip``: ~1 MB on the wire that inflates
@@ -188,6 +190,16 @@ def _failing(fail_status: int):
     return handler
 
 
+async def flip(request: web.Request) -> web.Response:
+    counters = request.app[COUNTERS]
+    key = f"flip:{request.match_info['key']}"
+    counters[key] += 1
+    if counters[key] <= _int_arg(request, "after", 1):
+        return _ok_page()
+    code = _int_arg(request, "status", 500)
+    return web.Response(status=code, text=f"request {counters[key]}\n")
+
+
 async def huge(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/plain"})
     if request.query.get("content_length"):
@@ -306,6 +318,7 @@ def make_app() -> web.Application:
             web.get("/500", status),
             web.get("/flaky/{key}", _failing(503)),
             web.get("/rate-limited/{key}", _failing(429)),
+            web.get("/flip/{key}", flip),
             web.get("/huge", huge),
             web.get("/gzip-bomb", gzip_bomb_route),
             web.get("/gzip", gzip_page),

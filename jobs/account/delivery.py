@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics.record import record_webhook
 from jobs.account.signing import HEADER, header_value
 from jobs.bridge import DbBridge
 from jobs.errors import ErrorCode, ItemError
@@ -196,6 +197,7 @@ def record_outcome(delivery: WebhookDelivery, number: int, outcome: Outcome) -> 
             last_delivery_ok=outcome.ok,
             consecutive_failures=0 if outcome.ok else F("consecutive_failures") + 1,
         )
+        record_webhook(webhook.user_id, outcome.ok, outcome.duration_ms, now)
         if not final:
             transaction.on_commit(lambda: enqueue(delivery.pk, delay), robust=True)
     if not outcome.ok:

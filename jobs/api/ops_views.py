@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import django_rq
 from django.conf import settings
 from django.db.models import Q, Sum
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from redis.exceptions import RedisError
 from rest_framework import serializers
@@ -18,11 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from jobs import retention
 from jobs.api.errors import ErrorSerializer, RequestErrorSerializer, refused
 from jobs.api.filters import whole_number_or_none
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.models import BatchJob, JobStatus, Priority
-from jobs.services import ServiceError, delete_job
+from jobs.services import ServiceError
 
 REGISTRIES = ("started", "failed", "scheduled", "deferred", "finished")
 
@@ -132,21 +131,10 @@ def parse_days(data: Any) -> int:
 @api_view(["POST"])
 @permission_classes([ScopedKeyPermission, IsAdminUser])
 def cleanup_view(request: Request) -> Response:
-    """Staff: delete finished jobs (items, attempts, logs) that finished over N days ago."""
+    """Staff: delete finished jobs (items, attempts, logs) that finished over N days ago, a
+    few rows per transaction; each schedule's last two runs are kept (jobs.retention)."""
     try:
         days = parse_days(request.data)
     except ServiceError as exc:
         return refused(exc)
-    cutoff = timezone.now() - timedelta(days=days)
-    old = BatchJob.objects.filter(status__in=JobStatus.TERMINAL).filter(
-        Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
-    )
-    deleted_jobs = deleted_items = 0
-    for job in list(old.only("id")):
-        try:
-            deleted = delete_job(job)
-        except ServiceError:  # retried since the query: active again, keep it
-            continue
-        deleted_jobs += 1
-        deleted_items += deleted["items"]
-    return Response({"deleted_jobs": deleted_jobs, "deleted_items": deleted_items})
+    return Response(retention.purge(days))

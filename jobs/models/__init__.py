@@ -11,6 +11,7 @@ from jobs.models.choices import (
 )
 from jobs.models.keys import ApiKey, ApiKeyScope
 from jobs.models.pipeline import BatchJob, ItemAttempt, JobItem, JobLogEntry, Runner
+from jobs.models.schedules import Schedule, ScheduleKind
 from jobs.models.tally import JobTally
 from jobs.models.webhooks import (
     DeliveryAttempt,
@@ -40,6 +41,8 @@ __all__ = [
     "Priority",
     "Quota",
     "Runner",
+    "Schedule",
+    "ScheduleKind",
     "Theme",
     "Webhook",
     "WebhookDelivery",

@@ -53,6 +53,10 @@ class BatchJob(models.Model):
     )
     item_timeout = models.FloatField(default=30.0, help_text="Seconds per attempt.")
     max_attempts = models.PositiveSmallIntegerField(default=3)
+    # The schedule that started this run (jobs.schedules), if any.
+    schedule = models.ForeignKey(
+        "jobs.Schedule", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
     status = models.CharField(
         max_length=32, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
     )

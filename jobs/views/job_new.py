@@ -21,6 +21,7 @@ from jobs import batch_form
 from jobs.batch_form import NewBatchForm
 from jobs.intake import IntakeResult
 from jobs.processors.registry import UnknownProcessor, get_processor
+from jobs.schedules import create_schedule
 from jobs.services import ServiceError, submit_batch
 
 TEMPLATE = "jobs/job_new.html"
@@ -72,23 +73,36 @@ def page(request: HttpRequest) -> HttpResponse:
     status, intake = 400, None
     if form.is_valid() and (options is None or options.is_valid()):
         upload = form.cleaned_data["file"]
-        fields = {name: form.cleaned_data[name] for name in SETTINGS}
+        batch = {
+            "text": form.cleaned_data["text"] or None,
+            "file": upload.read() if upload else None,
+            "filename": upload.name if upload else "",
+            "options": batch_form.raw_options(options),
+            **{name: form.cleaned_data[name] for name in SETTINGS},
+        }
+        timing = batch_form.timing_of(form.cleaned_data)
         try:
-            submission = submit_batch(
-                request.user,
-                text=form.cleaned_data["text"] or None,
-                file=upload.read() if upload else None,
-                filename=upload.name if upload else "",
-                options=batch_form.raw_options(options),
-                **fields,
-            )
+            if timing is not None:  # later or repeatedly: a schedule (jobs.schedules)
+                schedule, intake = create_schedule(request.user, **batch, **timing)
+            else:
+                submission = submit_batch(request.user, **batch)
         except ServiceError as exc:
             show_refusal(form, exc, used_file=upload is not None)
             status, intake = exc.status, getattr(exc, "intake", None)
         else:
+            if timing is not None:
+                return scheduled(request, schedule)
             messages.success(request, submitted_message(submission.intake))
             return redirect("job-detail", pk=submission.job.pk)
     return render_page(request, form, options, status=status, intake=intake)
+
+
+def scheduled(request, schedule) -> HttpResponse:
+    count = len(schedule.urls)
+    messages.success(
+        request, f"Scheduled {count:,} URL{'s' if count != 1 else ''}: {schedule.timing}."
+    )
+    return redirect("schedule-detail", pk=schedule.pk)
 
 
 def submitted_message(intake: IntakeResult) -> str:

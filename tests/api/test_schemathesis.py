@@ -147,6 +147,15 @@ def seeded_ids(alice, bob, staff) -> list[str]:
 
 
 @pytest.fixture
+def schedule_ids(alice, bob) -> list[str]:
+    from jobs.schedules import create_schedule
+
+    mine = [create_schedule(alice, urls=["https://example.com"], every=e)[0] for e in ("1h", "5m")]
+    bobs, _ = create_schedule(bob, urls=["https://example.com"], cron="0 9 * * *")
+    return [str(s.pk) for s in mine] + [str(bobs.pk), str(uuid.uuid4())]
+
+
+@pytest.fixture
 def api_schema(in_process_django, unthrottled):
     return schemathesis.openapi.from_wsgi("/api/schema/?format=json", in_process_django)
 
@@ -164,7 +173,9 @@ def bearer(user) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
 
 
-def test_no_operation_errors_or_breaks_the_schema(api_schema, alice, staff, seeded_ids):
+def test_no_operation_errors_or_breaks_the_schema(
+    api_schema, alice, staff, seeded_ids, schedule_ids
+):
     as_alice, as_staff = bearer(alice), bearer(staff)
     ops = operations(api_schema)
     assert len(ops) >= 7
@@ -173,9 +184,9 @@ def test_no_operation_errors_or_breaks_the_schema(api_schema, alice, staff, seed
     for operation in ops:
         statuses = seen[operation.label] = Counter()
         try:
-            fuzz(operation, as_alice, seeded_ids, statuses)
+            fuzz(operation, as_alice, seeded_ids, statuses, schedule_ids)
             if set(statuses) == {403}:  # staff only: fuzz it as staff too
-                fuzz(operation, as_staff, seeded_ids, statuses)
+                fuzz(operation, as_staff, seeded_ids, statuses, schedule_ids)
         except Unsatisfiable as exc:
             # Negative mode, an operation without inputs: there is nothing to negate.
             if MODE is GenerationMode.POSITIVE:
@@ -213,40 +224,51 @@ SUBMIT_KEEPS = (
 )
 
 
-def make_submittable(case, urls: list[str], priority: str) -> None:
+def make_submittable(case, urls: list[str], priority: str, **extra: str) -> None:
     """Random text is almost never a URL nor a processor's name: half the submissions become JSON
     that keeps the generated numbers and name but gets real URLs, so the 201 path is fuzzed too."""
     body = case.body if isinstance(case.body, dict) else {}
     kept = {key: value for key, value in body.items() if key in SUBMIT_KEEPS}
     case.media_type = "application/json"
-    case.body = {**kept, "urls": urls, "priority": priority}
+    case.body = {**kept, "urls": urls, "priority": priority, **extra}
 
 
-def fuzz(operation, auth: dict[str, str], job_ids: list[str], statuses: Counter) -> None:
+def fuzz(
+    operation, auth: dict[str, str], job_ids: list[str], statuses: Counter, schedule_ids=()
+) -> None:
     has_job_id = any(p.name == "job_id" for p in operation.path_parameters)
+    has_schedule_id = any(p.name == "schedule_id" for p in operation.path_parameters)
     is_submit = operation.method.upper() == "POST" and operation.path.endswith("/jobs")
+    is_schedule = operation.method.upper() == "POST" and operation.path.endswith("/schedules")
 
     @given(
         case=operation.as_strategy(MODE, headers=auth),
         job_id=st.sampled_from(job_ids),
+        schedule_id=st.sampled_from(list(schedule_ids) or ["none"]),
+        every=st.sampled_from(["1h", "15m", "30"]),
         urls=VALID_URLS,
         priority=st.sampled_from(["1", "5", "10", "low", "urgent"]),
         repair=st.booleans(),
     )
     @settings(
-        max_examples=MAX_EXAMPLES,
+        # Schedules share their validation with jobs (fuzzed in full above): fewer examples.
+        max_examples=MAX_EXAMPLES // 3 if "/schedules" in operation.path else MAX_EXAMPLES,
         deadline=None,
         database=None,
         derandomize=True,  # the same examples every run: a failure here is never a fluke
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def run(case, job_id, urls, priority, repair):
+    def run(case, job_id, schedule_id, every, urls, priority, repair):
         if has_job_id:
             # Mostly real jobs (alice's, in every state), sometimes bob's or a missing one.
             case.path_parameters = {**(case.path_parameters or {}), "job_id": job_id}
+        if has_schedule_id:
+            case.path_parameters = {**(case.path_parameters or {}), "schedule_id": schedule_id}
         if is_submit and repair:
             make_submittable(case, urls, priority)
+        if is_schedule and repair:
+            make_submittable(case, urls, priority, every=every)
         with transaction.atomic():
             response = case.call_and_validate(headers=auth, checks=CHECKS)
             statuses[response.status_code] += 1

@@ -1,4 +1,7 @@
 """manage.py submit_batch FILE|- [--processor P] [--priority P] [--concurrency N] [--wait]
+                         [--at TIME | --cron EXPR | --every N[m|h|d] [--at FIRST]]
+
+With --at, --cron or --every the batch becomes a schedule (jobs.schedules) instead of a job now.
 
 Exit status: 0 all items succeeded, 1 some failed or were cancelled, 2 bad input (or past
 the user's quota).
@@ -15,9 +18,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.models import BatchJob, JobStatus
+from jobs.schedules import create_schedule
 from jobs.services import ServiceError, submit_batch
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
+TIMING_OPTIONS = {"run_at": "at", "cron": "cron", "every": "every", "time_zone": "time_zone"}
 
 
 class BadInput(CommandError):
@@ -47,6 +52,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Shown on the pages (default: none).")
         parser.add_argument("--user", default=None, help="Owner (default: the only superuser).")
         parser.add_argument("--wait", action="store_true", help="Show progress until the job ends.")
+        parser.add_argument(
+            "--at", default=None, help="Run once then (ISO 8601; no offset: the user's time zone)."
+        )
+        parser.add_argument("--cron", default=None, help="Run on a cron expression: '0 9 * * 1-5'.")
+        parser.add_argument("--every", default=None, help="Run every N minutes: 30, 30m, 2h, 1d.")
+        parser.add_argument("--time-zone", default=None, help="Default: the user's preferences.")
 
     def handle(self, *args, **opts) -> None:
         owner = self._owner(opts["user"])
@@ -55,26 +66,24 @@ class Command(BaseCommand):
             options = json.loads(opts["options"]) if opts["options"] else {}
         except json.JSONDecodeError as exc:
             raise BadInput(f"--options is not valid JSON: {exc}") from None
+        batch = {
+            "file": data,
+            "filename": filename,
+            "processor": opts["processor"],
+            "options": options,
+            "priority": opts["priority"],
+            "concurrency": opts["concurrency"],
+            "item_timeout": opts["item_timeout"],
+            "max_attempts": opts["max_attempts"],
+            "name": opts["name"] or filename,
+        }
+        if opts["at"] or opts["cron"] or opts["every"]:
+            self._schedule(owner, batch, opts)
+            return
         try:
-            submission = submit_batch(
-                owner,
-                file=data,
-                filename=filename,
-                processor=opts["processor"],
-                options=options,
-                priority=opts["priority"],
-                concurrency=opts["concurrency"],
-                item_timeout=opts["item_timeout"],
-                max_attempts=opts["max_attempts"],
-                name=opts["name"] or filename,
-            )
+            submission = submit_batch(owner, **batch)
         except ServiceError as exc:
-            intake = getattr(exc, "intake", None)
-            if intake is not None:
-                self._show_rejections(intake)
-            if exc.code == "quota_exceeded":  # the message says it all; no field name
-                raise BadInput(" ".join(m for ms in exc.errors.values() for m in ms)) from None
-            raise BadInput(str(exc)) from None
+            raise self._refused(exc) from None
         job, intake = submission.job, submission.intake
         self._show_rejections(intake)
         self.stdout.write(
@@ -90,6 +99,28 @@ class Command(BaseCommand):
         )
         if job.status != JobStatus.COMPLETED:
             sys.exit(EXIT_FAILURES)
+
+    def _refused(self, exc: ServiceError) -> BadInput:
+        intake = getattr(exc, "intake", None)
+        if intake is not None:
+            self._show_rejections(intake)
+        if exc.code == "quota_exceeded":  # the message says it all; no field name
+            return BadInput(" ".join(m for ms in exc.errors.values() for m in ms))
+        return BadInput(str(exc))
+
+    def _schedule(self, owner, batch: dict, opts: dict) -> None:
+        if opts["wait"]:
+            raise BadInput("--wait is for a batch that runs now, not a schedule.")
+        timing = {name: opts[key] for name, key in TIMING_OPTIONS.items()}
+        try:
+            schedule, intake = create_schedule(owner, **batch, **timing)
+        except ServiceError as exc:
+            raise self._refused(exc) from None
+        self._show_rejections(intake)
+        self.stdout.write(
+            f"Scheduled {schedule.pk}: {len(schedule.urls):,} URLs, {schedule.timing}, "
+            f"next run {schedule.next_run_at.isoformat()}"
+        )
 
     def _owner(self, username: str | None):
         users = get_user_model().objects
