@@ -372,10 +372,14 @@ BATCHSITE_RECONCILE_SECONDS = env_int("BATCHSITE_RECONCILE_SECONDS", 30)
 # this long, retrying its flush; past it the runner stops and reconcile puts its items back. Keep it
 # below RUNNER_STALE_SECONDS, so that a runner gives up before reconcile takes it for dead.
 BATCHSITE_DB_RETRY_SECONDS = env_float("BATCHSITE_DB_RETRY_SECONDS", 30.0)
-# Live events: a job's state at most every EVENT_INTERVAL seconds, slower when the sockets watching
-# it would need more than FANOUT_BUDGET messages per second.
+# Live events: a job's state at most every EVENT_INTERVAL seconds, slower (up to MAX_INTERVAL) when
+# the sockets watching it would need more than FANOUT_BUDGET messages per second. The budget is
+# ~0.9 × what one daphne process delivered in bench/events.py (≈ 3,900 messages/s).
 BATCHSITE_EVENT_INTERVAL = env_float("BATCHSITE_EVENT_INTERVAL", 0.25)
-BATCHSITE_EVENT_FANOUT_BUDGET = env_int("BATCHSITE_EVENT_FANOUT_BUDGET", 2000)
+BATCHSITE_EVENT_FANOUT_BUDGET = env_int("BATCHSITE_EVENT_FANOUT_BUDGET", 3400)
+BATCHSITE_EVENT_MAX_INTERVAL = env_float("BATCHSITE_EVENT_MAX_INTERVAL", 1.5)
+# queue_updated: sampled this often by the scheduler (and sent when a job is enqueued or ends).
+BATCHSITE_QUEUE_EVENT_SECONDS = env_int("BATCHSITE_QUEUE_EVENT_SECONDS", 10)
 # Sockets and event streams: per-user cap, SSE heartbeat, and the write buffer past which a
 # client that does not read is dropped.
 BATCHSITE_MAX_SOCKETS_PER_USER = env_int("BATCHSITE_MAX_SOCKETS_PER_USER", 50)

@@ -49,6 +49,8 @@ from bench.common import say
 
 FINAL = ("job_completed", "job_failed")
 RESULTS: list[tuple[str, bool]] = []  # (goal, met)
+CONNECT_TIMEOUT = 5  # set from --connect-timeout
+CONNECT_CONCURRENCY = 100  # set from --connect-concurrency
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,7 +63,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--job-items", type=int, default=60_000)
     parser.add_argument("--latency-sockets", type=int, default=20)
     parser.add_argument("--steady-seconds", type=float, default=15.0)
+    parser.add_argument("--flood-seconds", type=float, default=8.0)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="handshakes in flight per client process",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=5,
+        help="daphne --websocket_connect_timeout (its default, 5 s, refuses with HTTP 403 past it)",
+    )
     # client mode (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -71,7 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.sockets, args.big, args.job_items = 500, 2000, 20_000
-        args.steady_seconds = 8.0
+        args.steady_seconds, args.flood_seconds = 8.0, 6.0
     args.only = set(args.only.split(","))
     return args
 
@@ -107,6 +122,7 @@ class Stats:
         self.finished = 0
         self.closed_early: Counter = Counter()
         self.connect_errors = 0
+        self.connect_error_kinds: Counter = Counter()
 
 
 async def run_clients(args) -> None:
@@ -115,7 +131,7 @@ async def run_clients(args) -> None:
     stats = Stats(args.count)
     ready = 0
     all_ready = asyncio.Event()
-    gate = asyncio.Semaphore(100)
+    gate = asyncio.Semaphore(args.connect_concurrency)
 
     async def one(i: int) -> None:
         nonlocal ready
@@ -127,10 +143,12 @@ async def run_clients(args) -> None:
                 ws = await connect(
                     args.url, max_size=None, open_timeout=120, ping_interval=None, compression=None
                 )
-                if "/ws/job/" in args.url:
-                    await ws.recv()  # the snapshot: subscribed
-        except Exception:
+                if "/ws/job/" in args.url:  # the snapshot (its state's lines, the state)
+                    while json.loads(await ws.recv())["event"] != "job_status_update":
+                        pass
+        except Exception as exc:
             stats.connect_errors += 1
+            stats.connect_error_kinds[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
             ready += 1
             if ready == args.count:
                 all_ready.set()
@@ -202,6 +220,7 @@ async def run_clients(args) -> None:
         "finished": stats.finished,
         "closed_early": dict(stats.closed_early),
         "connect_errors": stats.connect_errors,
+        "connect_error_kinds": dict(stats.connect_error_kinds),
         "arrivals": stats.arrivals,
     }
     Path(args.out).write_text(json.dumps(out))
@@ -219,6 +238,7 @@ class Clients:
         for n, out in zip(per, self.outs, strict=True):
             out.unlink(missing_ok=True)
             cmd = [common.PYTHON, __file__, "--client", "--url", url, "--count", str(n)]
+            cmd += ["--connect-concurrency", str(CONNECT_CONCURRENCY)]
             self.procs.append(
                 subprocess.Popen(
                     [*cmd, "--out", str(out)],
@@ -250,6 +270,7 @@ class Clients:
             "finished": 0,
             "closed_early": Counter(),
             "connect_errors": 0,
+            "connect_error_kinds": Counter(),
             "arrivals": {},
         }
         for proc, out in zip(self.procs, self.outs, strict=True):
@@ -265,6 +286,7 @@ class Clients:
                 merged[key].update(data[key])
             merged["finished"] += data["finished"]
             merged["connect_errors"] += data["connect_errors"]
+            merged["connect_error_kinds"].update(data.get("connect_error_kinds", {}))
             for seq, times in data["arrivals"].items():
                 merged["arrivals"].setdefault(int(seq), []).extend(times)
         return merged
@@ -288,7 +310,8 @@ class Daphne:
         self.port = free_port()
         env = {**os.environ, "BENCH_CHANNEL_LAYER": layer}
         log = open(common.BENCH_VAR / f"events-daphne-{label}.log", "ab")  # noqa: SIM115
-        cmd = ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), app]
+        cmd = ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port)]
+        cmd += ["--websocket_connect_timeout", str(CONNECT_TIMEOUT), app]
         self.proc = subprocess.Popen(
             [common.PYTHON, *cmd], cwd=common.ROOT, env=env, stdout=log, stderr=log
         )
@@ -572,8 +595,11 @@ def summarize(res: dict, stage: str) -> dict:
 
 
 def health(res: dict) -> str:
+    kinds = ", ".join(
+        f"{n}× {k}" for k, n in res.get("connect_error_kinds", Counter()).most_common(3)
+    )
     return (
-        f"connect errors {res['connect_errors']}, closed early {dict(res['closed_early']) or 0}, "
+        f"connect errors {res['connect_errors']}{f' ({kinds})' if kinds else ''}, closed early {dict(res['closed_early']) or 0}, "
         f"got the final event {res['finished']}/{res['sockets']} (connecting took {res['ramp']:.0f} s)"
     )
 
@@ -583,7 +609,7 @@ def fanout_plan(args, n: int) -> dict:
         "sockets": n,
         "plan": [
             ("steady", args.steady_seconds, fixed(0.25)),
-            ("flood", 6.0 if args.quick else 8.0, fixed(0.125)),
+            ("flood", args.flood_seconds, fixed(0.125)),
         ],
     }
 
@@ -629,8 +655,8 @@ def report_fanout(args, runs: dict) -> None:
     if ("bare", "pubsub") in runs and ("ours", "pubsub") in runs:
         bare_s, bare_f = runs[("bare", "pubsub")]["summary"]
         ours_s, ours_f = runs[("ours", "pubsub")]["summary"]
-        p99_ratio = ours_s["p99"] / bare_s["p99"]
-        rate_ratio = ours_f["rate"] / bare_f["rate"]
+        p99_ratio = ours_s["p99"] / bare_s["p99"] if bare_s["p99"] > 0 else float("nan")
+        rate_ratio = ours_f["rate"] / bare_f["rate"] if bare_f["rate"] > 0 else float("nan")
         say(
             f"   ours ÷ bare: p99 {ours_s['p99']:.0f} ÷ {bare_s['p99']:.0f} ms = {p99_ratio:.2f}×; "
             f"delivery {ours_f['rate']:,.0f} ÷ {bare_f['rate']:,.0f} msg/s = {rate_ratio:.2f}×"
@@ -733,6 +759,8 @@ def report_big(args, runs: dict) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    global CONNECT_TIMEOUT, CONNECT_CONCURRENCY
+    CONNECT_TIMEOUT, CONNECT_CONCURRENCY = args.connect_timeout, args.connect_concurrency
     if args.client:
         asyncio.run(run_clients(args))
         return 0

@@ -1,12 +1,15 @@
 """Live events over WebSockets (DESIGN.md Contracts): authenticate, join groups, forward.
 
 ``/ws/jobs/`` takes ``subscribe_job`` (``job_id``, optional ``last_seq``), ``subscribe_all_jobs``
-(optional ``filters``: ``status``, ``priority``, ``processor``) and ``unsubscribe_job``;
+(optional ``filters``: ``status``, ``priority``, ``processor``) and ``unsubscribe_job``, and sends
+``queue_updated`` from the start (the user's own jobs' queue figures; staff: everyone's);
 ``/ws/job/<id>/`` follows one job from the start (``?last_seq=``) and closes (1000) after its final
 event. A subscription starts with a snapshot: the job's ``job_status_update`` (after the log lines
-the client missed when it gives ``last_seq``, or with ``"resync": true`` when it missed too many),
-then live events. Per job, a connection never sends a ``job_status_update`` whose ``seq`` is not
-newer than one it sent, so a client never goes backwards.
+the client missed when it gives ``last_seq``, or with ``"resync": true`` when it missed too many;
+without a cursor, after the lines that share the state's ``seq``), then live events. So a client
+that was sent ``seq`` N was sent every line up to N, and may resume with ``last_seq`` N. Per job, a
+connection never sends a ``job_status_update`` whose ``seq`` is not newer than one it sent, so a
+client never goes backwards.
 
 Close codes: 4401 not authenticated, 4429 over the per-user socket cap, 4408 too slow to read what
 it is sent, 4404 (``/ws/job/``) no such job. Idle sockets are daphne's business: it pings a socket
@@ -154,17 +157,23 @@ def job_snapshot(user, job_id: str, last_seq: int | None, last_log_id: int | Non
         return None
     status = events.status_event(job)
     lines: list[dict[str, Any]] = []
-    if last_seq is not None or last_log_id is not None:
-        entries = job.log_entries.order_by("id")
-        if last_log_id is not None:
-            entries = entries.filter(id__gt=last_log_id)
-        else:
-            entries = entries.filter(seq__gt=last_seq)
-        found = list(entries[: CATCHUP_LINES + 1])
-        if len(found) > CATCHUP_LINES or (last_seq or 0) > job.seq:
-            status["resync"] = True  # too far behind, or ahead of the database: start over
-        else:
-            lines = [events.log_event(entry, entry.seq) for entry in found]
+    # Only lines the state read above has: newer ones reach the client live (it joined the
+    # job's group first), after this state rather than before it.
+    entries = job.log_entries.filter(seq__lte=job.seq).order_by("id")
+    if last_log_id is not None:
+        entries = entries.filter(id__gt=last_log_id)
+    elif last_seq is not None:
+        entries = entries.filter(seq__gt=last_seq)
+    else:
+        # No cursor: no history, but the lines written with the state shown (they share its
+        # seq), so that "I have seq N" always means "I have every line up to seq N" — a client
+        # that resumes with that seq as last_seq is not sent them again, and misses none.
+        entries = entries.filter(seq=job.seq)
+    found = list(entries[: CATCHUP_LINES + 1])
+    if len(found) > CATCHUP_LINES or (last_seq or 0) > job.seq:
+        status["resync"] = True  # too far behind, or ahead of the database: start over
+    else:
+        lines = [events.log_event(entry, entry.seq) for entry in found]
     payloads = [*lines, status]
     if job.status in events.FINAL_EVENTS:
         payloads.append(events.status_event(job, event=events.FINAL_EVENTS[job.status]))
@@ -219,6 +228,11 @@ class Follower:
         self.buffer = SendBuffer.find(self.base_send)
         return None
 
+    async def follow_queues(self) -> None:
+        """queue_updated: every /ws/jobs/ socket and /api/events stream hears it, with the
+        figures of the user's own jobs (staff: everyone's)."""
+        await self._join(events.queues_group(self.user))
+
     async def _join(self, group: str) -> None:
         if group not in self.joined:
             self.joined.add(group)
@@ -258,9 +272,11 @@ class Follower:
             self.jobs.add(key)
             await counters.incr(events.SUBSCRIBERS_KEY.format(job_id=key))
         watch = self.watch(key)
+        lines = [p for p in payloads if p["event"] == "job_log_entry"]
         if last_seq is not None:
             watch.after_seq = last_seq
-        lines = [p for p in payloads if p["event"] == "job_log_entry"]
+        elif last_log_id is None:  # the state's own lines: not again to a connection that has it
+            lines = [p for p in lines if p["seq"] > watch.status_seq]
         watch.catchup = frozenset(p["id"] for p in lines)
         return lines + [p for p in payloads if p["event"] != "job_log_entry" and watch.admit(p)]
 
@@ -270,7 +286,6 @@ class Follower:
             return
         self.all_group = events.STAFF_GROUP if self.sees_all else events.owner_group(self.user.pk)
         await self._join(self.all_group)
-        await self._join(events.QUEUES_GROUP)
         await counters.incr(events.ALL_SUBSCRIBERS_KEY)
         # The publisher sends every job's events to its owner's group and the staff group too,
         # so job groups are redundant now (and would deliver each event twice).
@@ -291,9 +306,8 @@ class Follower:
         if not self.live:
             return
         job, event = message.get("job"), message["event"]
-        if job is None:  # about no job (queue_updated): for "all jobs" followers
-            if self.all_group is not None:
-                await self.emit(event, dumps(event))
+        if job is None:  # queue_updated, sent to this user's own queues group
+            await self.emit(event, dumps(event))
             return
         job_id = job["id"]
         if job_id not in self.jobs and not (
@@ -355,7 +369,8 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
         await self.accept()  # then closed with a code that says why, when refused
         refusal = await self.open()
         if refusal:
-            await self.close(code=refusal)
+            return await self.close(code=refusal)
+        await self.follow_queues()
 
     async def disconnect(self, code) -> None:
         await self.release()

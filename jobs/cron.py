@@ -6,7 +6,13 @@ from rq import cron
 from analytics.tasks import compact, sample_queues
 from jobs.account.delivery import requeue_stale
 from jobs.alerts import check_stuck
-from jobs.tasks import fire_schedules, purge_expired, reconcile, refresh_planner_stats
+from jobs.tasks import (
+    fire_schedules,
+    publish_queues,
+    purge_expired,
+    reconcile,
+    refresh_planner_stats,
+)
 
 cron.register(
     reconcile,
@@ -15,6 +21,16 @@ cron.register(
     job_timeout=300,
     result_ttl=600,
     name="reconcile",
+)
+
+# Live queue figures (queue_updated) for dashboards; also sent when a job is enqueued or ends.
+cron.register(
+    publish_queues,
+    queue_name="urgent",
+    interval=settings.BATCHSITE_QUEUE_EVENT_SECONDS,
+    job_timeout=60,
+    result_ttl=60,
+    name="queue-events",
 )
 
 # Webhook deliveries whose RQ job was lost (a Redis restart) go back on the queue.

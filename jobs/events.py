@@ -22,12 +22,20 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from jobs.models import BatchJob, JobLogEntry, JobStatus, LogLevel
+from jobs.models import (
+    COUNT_FIELDS,
+    BatchJob,
+    ItemStatus,
+    JobLogEntry,
+    JobStatus,
+    LogLevel,
+    Priority,
+)
 
 log = logging.getLogger(__name__)
 
 STAFF_GROUP = "jobs.staff"
-QUEUES_GROUP = "queues"
+STAFF_QUEUES_GROUP = "queues.staff"
 MESSAGE_TYPE = "batch.event"
 # The status fields a job_status_update carries (see DESIGN.md Contracts).
 FINAL_EVENTS = {
@@ -44,6 +52,11 @@ def job_group(job_id: Any) -> str:
 
 def owner_group(user_id: Any) -> str:
     return f"owner.{user_id}"
+
+
+def queues_group(user) -> str:
+    """Where a user hears queue_updated: figures of their own jobs, or of everyone's for staff."""
+    return STAFF_QUEUES_GROUP if user.is_staff else f"queues.owner.{user.pk}"
 
 
 def groups_for(job_id: Any, owner_id: Any) -> tuple[str, ...]:
@@ -148,13 +161,17 @@ def send_sync(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
     inside an async framework, Playwright's sync API in the browser tests) cannot block on
     async_to_sync, so the publish runs on a short-lived thread of its own instead of being lost."""
     payloads = list(payloads)
+    _run(send, job, payloads)
+
+
+def _run(coroutine_function, *args) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        async_to_sync(send)(job, payloads)
+        async_to_sync(coroutine_function)(*args)
         return
     thread = threading.Thread(
-        target=async_to_sync(send), args=(job, payloads), name="batchsite-publish"
+        target=async_to_sync(coroutine_function), args=args, name="batchsite-publish"
     )
     thread.start()
     thread.join()
@@ -202,9 +219,97 @@ def subscriber_count(job_id: Any) -> int:
 
 def status_interval(subscribers: int = 0) -> float:
     """Seconds between two job_status_updates of one job: a few per second, slower when many
-    sockets watch it, so one job's fan-out stays within a daphne process's budget."""
+    sockets watch it, so one job's fan-out stays within a daphne process's budget (socket
+    messages per second), but never slower than BATCHSITE_EVENT_MAX_INTERVAL, so every socket
+    still gets the latest state well within 2 s. (Past budget × max interval sockets on one
+    job, e.g. 5,100, the budget gives way: spread them over more daphne processes.)"""
     base = settings.BATCHSITE_EVENT_INTERVAL
-    budget = settings.BATCHSITE_EVENT_FANOUT_BUDGET  # socket messages per second per job
+    budget = settings.BATCHSITE_EVENT_FANOUT_BUDGET
     if subscribers <= 0:
         return base
-    return min(2.0, max(base, subscribers / budget))
+    return min(settings.BATCHSITE_EVENT_MAX_INTERVAL, max(base, subscribers / budget))
+
+
+# --- queue_updated --------------------------------------------------------------------------
+
+QUEUE_SEQ_KEY = "batchsite:queues:seq"
+_DONE = [COUNT_FIELDS[s] for s in ItemStatus.TERMINAL]
+_WAITING = [COUNT_FIELDS[ItemStatus.PENDING], COUNT_FIELDS[ItemStatus.QUEUED]]
+
+
+def queue_figures(owner_ids: Iterable[Any] = ()) -> dict[Any, list[dict[str, Any]]]:
+    """Per RQ queue (urgent, high, default, low), items of the active jobs: `pending` (waiting
+    for a worker), `processing` and `completed` (done, whatever the outcome), and `jobs`. Keyed
+    by owner id (every owner with an active job, and each of `owner_ids` even with none) and
+    None (everyone's, for staff). One aggregate over the active jobs' counters."""
+    from django.db.models import Count, Sum
+
+    sums = {f: Sum(f) for f in {*_DONE, *_WAITING, COUNT_FIELDS[ItemStatus.PROCESSING]}}
+    rows = (
+        BatchJob.objects.filter(status__in=JobStatus.ACTIVE)
+        .values("owner_id", "priority")
+        .annotate(jobs=Count("id"), **sums)
+        .order_by()
+    )
+    blank = {
+        name: {"pending": 0, "processing": 0, "completed": 0, "jobs": 0}
+        for name in settings.JOB_QUEUES
+    }
+    figures: dict[Any, dict[str, dict[str, int]]]
+    figures = {key: {n: dict(v) for n, v in blank.items()} for key in [None, *owner_ids]}
+    for row in rows:
+        name = Priority.queue_for(row["priority"])
+        add = {
+            "pending": sum(row[f] or 0 for f in _WAITING),
+            "processing": row[COUNT_FIELDS[ItemStatus.PROCESSING]] or 0,
+            "completed": sum(row[f] or 0 for f in _DONE),
+            "jobs": row["jobs"],
+        }
+        owner = figures.setdefault(row["owner_id"], {n: dict(v) for n, v in blank.items()})
+        for target in (figures[None][name], owner[name]):
+            for field, value in add.items():
+                target[field] += value
+    return {
+        key: [{"name": name, **per_queue[name]} for name in settings.JOB_QUEUES]
+        for key, per_queue in figures.items()
+    }
+
+
+def queue_event(queues: list[dict[str, Any]], seq: int) -> dict[str, Any]:
+    return {"event": "queue_updated", "seq": seq, "queues": queues}
+
+
+def publish_queues(owner_ids: Iterable[Any] = ()) -> int:
+    """queue_updated to staff (everyone's figures) and to each owner with an active job or in
+    `owner_ids` (their own jobs' figures); returns how many groups it was sent to. Called by the
+    periodic sampler (jobs.cron) and, after commit, when a job is enqueued or ends."""
+    layer = get_channel_layer()
+    if layer is None:
+        return 0
+    figures = queue_figures(owner_ids)
+    try:
+        import django_rq
+
+        seq = int(django_rq.get_connection("default").incr(QUEUE_SEQ_KEY))
+    except Exception as exc:  # no Redis: no live events either
+        log.warning("Could not publish queue_updated: %s", exc)
+        return 0
+    messages = {}
+    for owner_id, queues in figures.items():
+        group = STAFF_QUEUES_GROUP if owner_id is None else f"queues.owner.{owner_id}"
+        messages[group] = {"type": MESSAGE_TYPE, "event": queue_event(queues, seq), "job": None}
+
+    async def _send() -> None:
+        for group, message in messages.items():
+            await layer.group_send(group, message)
+
+    try:
+        _run(_send)
+    except Exception as exc:
+        log.warning("Could not publish queue_updated: %s", exc)
+        return 0
+    return len(messages)
+
+
+def publish_queues_on_commit(owner_id: Any) -> None:
+    transaction.on_commit(lambda: publish_queues([owner_id]), robust=True)

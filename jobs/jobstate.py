@@ -259,6 +259,7 @@ def finalize_if_done(job_id: Any) -> bool:
             LogLevel.WARNING if final == JobStatus.FAILED else LogLevel.INFO,
         )
         events.publish_job(job, with_logs_after_seq=job.seq)
+        events.publish_queues_on_commit(job.owner_id)
         _notify_ended(job)
     return True
 
@@ -279,6 +280,7 @@ def fail_job(job: BatchJob, reason: str) -> None:
         if job.transition(JobStatus.FAILED, error=reason, progress=job.progress, **counts):
             add_log(job.pk, f"Failed: {reason}", LogLevel.ERROR)
             events.publish_job(job, with_logs_after_seq=job.seq)
+            events.publish_queues_on_commit(job.owner_id)
             _notify_ended(job)
 
 

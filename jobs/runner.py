@@ -125,6 +125,9 @@ class ChunkRunner:
         self.subscribers = 0
         self.subscribers_checked_at = float("-inf")
         self.failure_watch = alerts.FailureWatch(self.job_id)
+        # Lines and item changes held for the next state, while many sockets watch the job.
+        self.held_lines: list[dict[str, Any]] = []
+        self.held_items: dict[int, dict[str, Any]] = {}
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -264,19 +267,28 @@ class ChunkRunner:
 
     async def _publish(self, result, outcomes: list[Outcome], *, final: bool) -> None:
         """Live events for this cycle: its log lines, one item_update, and the job's state when
-        the coalescing interval has passed (or this runner is done)."""
+        the coalescing interval has passed (or this runner is done). While the interval is
+        stretched because many sockets watch the job, the lines and item changes of the flushes
+        in between are held and go out with the next state (one item_update, the latest change
+        of each item), so a job's fan-out is a few messages per interval, not a few per flush."""
         job = result.job
         if job is None:
             return
-        payloads = [events.log_event(entry, entry.seq) for entry in result.logs]
-        if outcomes:
-            payloads.append(
-                events.item_event(job.pk, job.seq, [_item_payload(o) for o in outcomes])
-            )
+        self.held_lines += [events.log_event(entry, entry.seq) for entry in result.logs]
+        for outcome in outcomes:
+            self.held_items[outcome.id] = _item_payload(outcome)
         clock = time.monotonic()
-        if final or clock >= self.next_status_at:
+        interval = events.status_interval(self._subscribers(job.pk, clock))
+        with_status = final or clock >= self.next_status_at
+        if not with_status and interval > settings.BATCHSITE_EVENT_INTERVAL:
+            return
+        payloads = self.held_lines
+        if self.held_items:
+            payloads.append(events.item_event(job.pk, job.seq, list(self.held_items.values())))
+        self.held_lines, self.held_items = [], {}
+        if with_status:
             payloads.append(events.status_event(job))
-            self.next_status_at = clock + events.status_interval(self._subscribers(job.pk, clock))
+            self.next_status_at = clock + interval
         if payloads:
             await events.send(events.routing(job), payloads)
 

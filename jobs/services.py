@@ -157,6 +157,7 @@ def submit_batch(
         add_log(job.pk, _intake_summary(intake))
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
         events.publish_job(job)
+        events.publish_queues_on_commit(owner.pk)
     return Submission(job=job, intake=intake)
 
 
@@ -294,6 +295,7 @@ def retry_items(
                 **{k: v for k, v in group.items() if v is not None},
             )
         events.publish_job(job, with_logs_after_seq=job.seq)
+        events.publish_queues_on_commit(job.owner_id)
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=requeued), robust=True)
     return requeued
 

@@ -4,7 +4,7 @@
 ``Last-Event-ID`` or ``?last_event_id=``, which work as ``last_seq`` does on the WebSocket), then
 its live events; the response ends after the job's final event.
 ``GET /api/events``: every job the user may see (staff: all), live, optionally filtered with
-``?status=&priority=&processor=`` like ``subscribe_all_jobs``. Its ids are seqs of different jobs,
+``?status=&priority=&processor=`` like ``subscribe_all_jobs``, and ``queue_updated``. Its ids are seqs of different jobs,
 so it has no catch-up: a client that reconnects reads the job list (REST) again.
 
 Each event is ``id: <seq>\\nevent: <name>\\ndata: <json>\\n\\n``, and a ``: ping`` comment every
@@ -162,4 +162,5 @@ class AllEventStream(EventStream):
         except BadRequest as exc:
             raise HttpError(400, str(exc)) from None
         await self.follow_all(filters)
+        await self.follow_queues()
         return []

@@ -41,6 +41,13 @@ def reconcile() -> dict[str, Any]:
     return do_reconcile()
 
 
+def publish_queues() -> int:
+    """Periodic: queue_updated to every socket that listens (jobs.events.publish_queues)."""
+    from jobs import events
+
+    return events.publish_queues()
+
+
 def refresh_planner_stats() -> list[str]:
     """Periodic: keep SQLite's planner statistics current (jobs.dbstats)."""
     from jobs.dbstats import refresh

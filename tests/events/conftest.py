@@ -66,10 +66,10 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
     raise RuntimeError("daphne did not listen in time")
 
 
-@pytest.fixture(scope="session")
-def daphne_server(django_db_setup) -> Iterator[str]:
-    """``daphne batchsite.asgi:application`` on a free port, with this run's database and Redis;
-    yields ``host:port``."""
+@contextlib.contextmanager
+def running_daphne(*options: str, **env: str) -> Iterator[str]:
+    """``daphne [options] batchsite.asgi:application`` on a free port, with this run's database
+    and Redis; yields ``host:port``."""
     port = free_port()
     env = subprocess_env(
         DJANGO_SETTINGS_MODULE="tests.events.daphne_settings",
@@ -77,12 +77,13 @@ def daphne_server(django_db_setup) -> Iterator[str]:
         BATCHSITE_PROCESSORS=",".join(PLUGINS),
         BATCHSITE_SSE_HEARTBEAT="0.5",
         BATCHSITE_WS_MAX_BUFFER=str(DAPHNE_MAX_BUFFER),
+        **env,
     )
     # Per port: the browser tests import this fixture, so a run can hold two servers at once.
     log_path = ROOT / "var" / f"test-daphne-{os.getpid()}-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APP],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *options, APP],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -104,3 +105,9 @@ def daphne_server(django_db_setup) -> Iterator[str]:
         sys.stderr.write(f"--- daphne log ({log_path}) ---\n{text[-20000:]}\n")
     else:
         log_path.unlink()
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup) -> Iterator[str]:
+    with running_daphne() as server:
+        yield server

@@ -111,18 +111,24 @@ def test_a_client_that_reconnects_with_last_seq_gets_what_it_missed_without_gaps
     assert second.messages[-1]["event"] == "job_completed"
 
 
+def follow_run(job, server: str, key: str, burst_worker) -> tuple[Recorder, float]:
+    """A client on /ws/job/<id>/ while a burst worker runs the job; (the client, seconds run)."""
+    client = Recorder(ws_url(server, f"/ws/job/{job.pk}/", key)).start()
+    client.wait_for(lambda m: m["event"] == "job_status_update")
+    started = time.monotonic()
+    burst_worker()
+    took = time.monotonic() - started
+    return client.join(), took
+
+
 def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     alice, alice_key, burst_worker, daphne_server
 ):
     urls = [f"https://example.com/item/{i}" for i in range(20_000)]
-    job = submit_batch(alice, urls=urls, processor="instant").job
-    client = Recorder(ws_url(daphne_server, f"/ws/job/{job.pk}/", alice_key)).start()
-    client.wait_for(lambda m: m["event"] == "job_status_update")
-
-    started = time.monotonic()
-    burst_worker()
-    took = time.monotonic() - started
-    client.join()
+    # Concurrency 500: a runner claims up to 1,000 items per cycle, so the run is a few dozen
+    # flushes (seconds), not thousands of 20-item cycles.
+    job = submit_batch(alice, urls=urls, processor="instant", concurrency=500).job
+    client, took = follow_run(job, daphne_server, alice_key, burst_worker)
 
     states = client.of("job_status_update")
     assert client.messages[-1]["event"] == "job_completed"
@@ -133,6 +139,34 @@ def test_a_20000_item_job_sends_a_bounded_number_of_status_events(
     runners = 20_000 // 1000
     assert len(states) <= took / 0.25 + 2 * runners + 2, (len(states), took)
     assert len(client.of("item_update")) < 20_000 / 50, "items are reported in batches"
+
+
+def test_a_job_many_sockets_watch_sends_fewer_states_and_holds_items_for_them(
+    alice, alice_key, site, redis_db, settings, burst_worker, daphne_server
+):
+    """The interval adapts to the audience (jobs.events.status_interval): with 5,000 sockets
+    counted on the job, its state goes out every ~1.5 s instead of 0.25 s, and the item changes of
+    the flushes in between ride along with it — every item still reported, none dropped."""
+    settings.BATCHSITE_FLUSH_SECONDS = 0.1
+    urls = [site.url(f"/delay/100/{i}") for i in range(300)]
+    job = submit_batch(alice, urls=urls, concurrency=10).job
+    watched = 5000
+    redis_db.set(events.SUBSCRIBERS_KEY.format(job_id=job.pk), watched - 1)
+    interval = events.status_interval(watched)
+    assert 1.0 < interval <= settings.BATCHSITE_EVENT_MAX_INTERVAL < 2.0
+    client, took = follow_run(job, daphne_server, alice_key, burst_worker)
+
+    assert client.messages[-1]["event"] == "job_completed"
+    states = client.of("job_status_update")[1:]  # after the snapshot
+    updates = client.of("item_update")
+    assert took > 2 * interval, took  # long enough for the rule to show (0.25 s: 4× as many)
+    # One per interval, plus each runner's first and last (up to 3 runners of 100+ items).
+    bound = took / interval + 2 * 3 + 2
+    assert len(states) <= bound, (len(states), took)
+    assert len(updates) <= bound, (len(updates), took)
+    reported = {item["id"] for update in updates for item in update["items"]}
+    assert reported == set(job.items.values_list("id", flat=True)), "every item, none dropped"
+    assert states[-1]["overall_progress"] == 100.0
 
 
 def test_an_sse_client_resumes_with_last_event_id(

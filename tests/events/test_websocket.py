@@ -204,6 +204,43 @@ def test_last_seq_sends_the_missed_log_lines_oldest_first_then_the_state(alice, 
     run(scenario)
 
 
+def test_a_line_sharing_the_seq_of_the_state_shown_is_delivered_once(alice, alice_key):
+    """A flush commits its log lines and the job's state with one seq; a client may read the
+    state (snapshot) before the flush's own publish reaches it. The line still arrives once: in
+    the snapshot, not again live, and not again after resuming with that seq as last_seq."""
+    job = make_job(alice, seq=10)
+    older, line = log_lines(job, [9, 10])
+    live_copy = events.log_event(line, 10)
+    newer = JobLogEntry(id=line.pk + 100, job=job, message="next", seq=11)
+
+    async def scenario():
+        comm = await connect("/ws/jobs/", alice_key)
+        snapshot = await subscribe(comm, job)
+        assert [m["event"] for m in snapshot] == ["job_log_entry", "job_status_update"]
+        assert snapshot[0] == live_copy, "the state's own line, no history before it"
+        assert older.pk not in [m.get("id") for m in snapshot]
+        await publish(job, live_copy, status(job, 10))  # the flush's publish, late
+        await quiet(comm)
+        # Subscribing again on the same connection does not repeat it either.
+        await comm.send_json_to({"event": "subscribe_job", "job_id": str(job.pk)})
+        await settle(comm)
+        await comm.disconnect()
+
+        # It left having shown seq 10: resuming from there sends neither the line nor the state
+        # it has, and the flush's publish arriving now is not passed on.
+        comm = await connect("/ws/jobs/", alice_key)
+        snapshot = await subscribe(comm, job, last_seq=10)
+        assert [m["event"] for m in snapshot] == ["job_status_update"]
+        await publish(job, live_copy)
+        await quiet(comm)
+        # A line written after the state it showed, with the next seq, is delivered live.
+        await publish(job, events.log_event(newer, 11))
+        assert (await receive(comm))["id"] == newer.pk
+        await comm.disconnect()
+
+    run(scenario)
+
+
 def test_a_client_too_far_behind_gets_a_resync_snapshot_without_lines(alice, alice_key):
     job = make_job(alice, seq=700)
     JobLogEntry.objects.bulk_create(
