@@ -398,7 +398,8 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
             return await self.error("bad_request", "Messages are JSON objects.")
         if not isinstance(message, dict):
             return await self.error("bad_request", "Messages are JSON objects.")
-        action = self.actions.get(message.get("event"))
+        event = message.get("event")
+        action = self.actions.get(event) if isinstance(event, str) else None
         if action is None:
             known = ", ".join(self.actions)
             return await self.error("bad_request", f"Unknown event; send one of {known}.")
