@@ -452,6 +452,8 @@ def timed(call: Callable[[object], object], requests: Iterable) -> tuple[list[fl
 
 
 def p50_p95(times: list[float]) -> tuple[float, float]:
+    if len(times) < 2:  # --baseline-requests 1: quantiles need two points
+        return times[0], times[0]
     return statistics.median(times), statistics.quantiles(times, n=20, method="inclusive")[-1]
 
 
