@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from jobs import redis_client
 from jobs.models import (
     COUNT_FIELDS,
     BatchJob,
@@ -208,10 +209,9 @@ ALL_SUBSCRIBERS_KEY = "batchsite:subscribers:all"
 def subscriber_count(job_id: Any) -> int:
     """Sockets watching this job, directly or through "all jobs" (kept by the consumers)."""
     try:
-        import django_rq
-
-        conn = django_rq.get_connection("default")
-        values = conn.mget(SUBSCRIBERS_KEY.format(job_id=job_id), ALL_SUBSCRIBERS_KEY)
+        values = redis_client.shared().mget(
+            SUBSCRIBERS_KEY.format(job_id=job_id), ALL_SUBSCRIBERS_KEY
+        )
     except Exception:  # no Redis: the default interval
         return 0
     return sum(max(0, int(v)) for v in values if v is not None)
@@ -288,9 +288,7 @@ def publish_queues(owner_ids: Iterable[Any] = ()) -> int:
         return 0
     figures = queue_figures(owner_ids)
     try:
-        import django_rq
-
-        seq = int(django_rq.get_connection("default").incr(QUEUE_SEQ_KEY))
+        seq = int(redis_client.shared().incr(QUEUE_SEQ_KEY))
     except Exception as exc:  # no Redis: no live events either
         log.warning("Could not publish queue_updated: %s", exc)
         return 0

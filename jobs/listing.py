@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from jobs.api.filters import JobFilter, filter_errors, parse_paging
-from jobs.api.views import SUMMARY_GROUPS, job_page
+from jobs.api.paging import SUMMARY_GROUPS, job_page
 from jobs.models import BatchJob, JobStatus, JobTally, Priority
 
 PAGE_SIZES = (10, 25, 50, 100)

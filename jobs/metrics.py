@@ -18,7 +18,6 @@ The view answers 404 while ``BATCHSITE_METRICS_TOKEN`` is unset and 401 without
 from __future__ import annotations
 
 import bisect
-import functools
 import hmac
 import logging
 import time
@@ -34,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from rq import Worker
 
+from jobs import redis_client
 from jobs.models import ItemStatus
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,8 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SEP = "|"
 
 
-@functools.cache
 def _redis():
-    """One client (and its pool) per process: django_rq makes a new one on every call, and a
-    connection of its own per request would cost more than what is recorded."""
-    return django_rq.get_connection("default")
+    return redis_client.shared()
 
 
 # --- recording (runners, middleware) --------------------------------------------------------

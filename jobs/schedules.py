@@ -22,22 +22,16 @@ from jobs import schedule_timing as timing
 from jobs.access import can_see_all
 from jobs.account.preferences import preferences_for
 from jobs.models import BatchJob, Schedule, ScheduleKind
-from jobs.services import ServiceError, read_urls, submit_batch, validate_settings
+from jobs.services import (
+    SETTINGS_FIELDS,
+    ServiceError,
+    read_urls,
+    submit_batch,
+    validate_settings,
+)
 
 log = logging.getLogger(__name__)
 
-# The batch settings a schedule keeps (as services.validate_settings cleans them).
-BATCH_FIELDS = (
-    "name",
-    "processor",
-    "options",
-    "priority",
-    "concurrency",
-    "item_timeout",
-    "max_attempts",
-    "per_host_limit",
-    "host_delay",
-)
 TIMING_FIELDS = ("run_at", "cron", "every", "time_zone")
 
 
@@ -92,7 +86,7 @@ def create_schedule(
     now = timezone.now()
     errors: dict[str, list[str]] = {}
     try:
-        clean = validate_settings(**{k: v for k, v in fields.items() if k in BATCH_FIELDS})
+        clean = validate_settings(**{k: v for k, v in fields.items() if k in SETTINGS_FIELDS})
     except ServiceError as exc:
         errors.update(exc.errors)
         clean = {}
@@ -121,8 +115,8 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
     """Change a schedule's batch settings, its URLs (`urls` or `text`) and its timing (any of
     run_at, cron, every, time_zone: the timing is then read again as a whole)."""
     now = timezone.now()
-    current = {name: getattr(schedule, name) for name in BATCH_FIELDS}
-    merged = {**current, **{k: v for k, v in data.items() if k in BATCH_FIELDS}}
+    current = {name: getattr(schedule, name) for name in SETTINGS_FIELDS}
+    merged = {**current, **{k: v for k, v in data.items() if k in SETTINGS_FIELDS}}
     errors: dict[str, list[str]] = {}
     try:
         clean = validate_settings(**merged)
@@ -231,7 +225,7 @@ def fire(schedule: Schedule, now: datetime | None = None) -> tuple[bool, BatchJo
 
 
 def _submit(schedule: Schedule) -> tuple[BatchJob | None, str]:
-    fields = {name: getattr(schedule, name) for name in BATCH_FIELDS}
+    fields = {name: getattr(schedule, name) for name in SETTINGS_FIELDS}
     try:
         with transaction.atomic():
             submission = submit_batch(

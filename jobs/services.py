@@ -86,6 +86,21 @@ def _bounded(name: str, value: Any) -> int | float:
     return number
 
 
+# The job settings a submission may carry, as validate_settings cleans them (the API's POST body
+# and a schedule's stored batch take the same ones).
+SETTINGS_FIELDS = (
+    "name",
+    "processor",
+    "options",
+    "priority",
+    "concurrency",
+    "item_timeout",
+    "max_attempts",
+    "per_host_limit",
+    "host_delay",
+)
+
+
 def validate_settings(**fields: Any) -> dict[str, Any]:
     """Check a submission's job settings; ServiceError names every bad field."""
     errors: dict[str, list[str]] = {}

@@ -63,10 +63,18 @@ def fire_schedules() -> list[str]:
 
 
 def purge_expired() -> dict[str, int]:
-    """Periodic: delete finished jobs past the retention period (jobs.retention)."""
+    """Periodic: delete finished jobs past the retention period (jobs.retention). A run that
+    deleted something leaves an audit entry by the system (no actor), as POST /api/cleanup does
+    by its caller; an hourly run that found nothing leaves none."""
+    from jobs import audit
+    from jobs.models import AuditAction
     from jobs.retention import purge
 
-    return purge()
+    result = purge()
+    if result["deleted_jobs"]:
+        days = settings.BATCHSITE_RETENTION_DAYS
+        audit.record(None, AuditAction.CLEANUP, older_than_days=days, automatic=True, **result)
+    return result
 
 
 def runner_timeout(job: BatchJob) -> int:

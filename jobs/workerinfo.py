@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import django_rq
 from rq.utils import utcparse
 from rq.worker_registration import get_keys
 
+from jobs import redis_client
 from jobs.models import Runner
 from jobs.tasks import job_id_of
 
@@ -69,7 +69,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def rq_workers() -> list[WorkerCard]:
     """Every worker RQ knows of whose key still lives (its heartbeat keeps it alive)."""
-    conn = django_rq.get_connection("default")
+    conn = redis_client.shared()
     keys = sorted(k.decode() if isinstance(k, bytes) else k for k in get_keys(connection=conn))
     with conn.pipeline(transaction=False) as pipe:
         for key in keys:

@@ -23,9 +23,9 @@ from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import ProcessorOptionsField
 from jobs.api.serializers import job_dict
 from jobs.models import BatchJob, Schedule, ScheduleKind
-from jobs.services import ServiceError
+from jobs.services import SETTINGS_FIELDS, ServiceError
 
-WRITE_FIELDS = (*schedules.BATCH_FIELDS, *schedules.TIMING_FIELDS)
+WRITE_FIELDS = (*SETTINGS_FIELDS, *schedules.TIMING_FIELDS)
 RECENT_RUNS = 10
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such schedule, or not yours.")
 

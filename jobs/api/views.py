@@ -43,7 +43,7 @@ from jobs.api.filters import (
     filter_errors,
     parse_paging,
 )
-from jobs.api.paging import SUMMARY_GROUPS, job_page  # noqa: F401 (the Jobs page imports both)
+from jobs.api.paging import job_page
 from jobs.api.parsers import SafeJSONParser
 from jobs.api.permissions import ScopedKeyPermission
 from jobs.api.schema import (
@@ -57,20 +57,16 @@ from jobs.api.serializers import JobListSerializer, JobSerializer, job_dict
 from jobs.errors import ErrorCode
 from jobs.job_facts import step_breakdown
 from jobs.models import ItemStatus
-from jobs.services import ServiceError, cancel_job, delete_job, retry_items, submit_batch
+from jobs.services import (
+    SETTINGS_FIELDS,
+    ServiceError,
+    cancel_job,
+    delete_job,
+    retry_items,
+    submit_batch,
+)
 
 RETRYABLE = (ItemStatus.FAILED, ItemStatus.CANCELLED)
-SUBMIT_FIELDS = (
-    "processor",
-    "options",
-    "priority",
-    "concurrency",
-    "item_timeout",
-    "max_attempts",
-    "name",
-    "per_host_limit",
-    "host_delay",
-)
 
 
 LIST_PARAMETERS = [
@@ -175,7 +171,7 @@ class JobListView(APIView):
         if not hasattr(data, "get"):
             return bad_body("detail", "The body must be a JSON object (or a form).")
         upload = request.FILES.get("file")
-        fields = {name: data.get(name) for name in SUBMIT_FIELDS if name in data}
+        fields = {name: data.get(name) for name in SETTINGS_FIELDS if name in data}
         try:
             if upload is not None:
                 submission = submit_batch(

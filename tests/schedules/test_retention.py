@@ -12,7 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import retention
-from jobs.models import BatchJob, ItemAttempt, ItemStatus, JobItem, JobStatus, Schedule
+from jobs.models import (
+    AuditAction,
+    AuditEntry,
+    BatchJob,
+    ItemAttempt,
+    ItemStatus,
+    JobItem,
+    JobStatus,
+    Schedule,
+)
 from jobs.tasks import purge_expired
 from tests.api.seed import client_for, make_job
 
@@ -52,6 +61,22 @@ def test_the_last_two_runs_of_a_schedule_are_kept_whatever_their_age(alice, sett
     kept = set(BatchJob.objects.values_list("pk", flat=True))
     assert kept == {runs[2].pk, runs[3].pk, lone.pk}
     assert unlinked.pk not in kept
+
+
+def test_the_schedulers_purge_is_audited_as_the_system_when_it_deleted_something(alice, settings):
+    settings.BATCHSITE_RETENTION_DAYS = 30
+    assert purge_expired() == {"deleted_jobs": 0, "deleted_items": 0}
+    assert not AuditEntry.objects.exists()  # the hourly run that finds nothing says nothing
+    aged(make_job(alice, 4, item_status=ItemStatus.SUCCEEDED), 40)
+    assert purge_expired() == {"deleted_jobs": 1, "deleted_items": 4}
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (None, AuditAction.CLEANUP)
+    assert entry.details == {
+        "older_than_days": 30,
+        "automatic": True,
+        "deleted_jobs": 1,
+        "deleted_items": 4,
+    }
 
 
 def test_cleanup_endpoint_goes_through_retention(alice, staff):
