@@ -49,7 +49,7 @@ def configure_environment(*, database_url: str, redis_url: str) -> None:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "BATCHSITE_ALLOWED_NETWORKS": "127.0.0.1/32",
-            "BATCHSITE_PROCESSORS": "bench.noop.NoOp",
+            "BATCHSITE_PROCESSORS": "bench.noop.NoOp,bench.noop.Paced",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
