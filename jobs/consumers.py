@@ -20,15 +20,17 @@ within ``--ping-timeout`` (default 30).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from jobs import events
+from jobs import events, fanout
 from jobs.access import can_see_all, jobs_for
 from jobs.api.filters import PRIORITY_BANDS
 from jobs.models import JobStatus
@@ -183,9 +185,14 @@ def job_snapshot(user, job_id: str, last_seq: int | None, last_log_id: int | Non
 class Follower:
     """What WebSocket and SSE consumers share: who the user is, which groups the connection is
     in, which jobs it follows and what it already sent. Subclasses implement `send_event`,
-    `finish` (after a followed job's final event, for one-job connections) and `drop`."""
+    `finish` (after a followed job's final event, for one-job connections) and `drop`.
+
+    `local_fanout`: join groups through the process's shared subscription (jobs.fanout), which
+    calls `deliver` from its own task, rather than with the connection's own channel. WebSockets
+    do; SSE streams (whose `finish` and `drop` end their own task) keep their channel."""
 
     single_job = False
+    local_fanout = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -200,6 +207,8 @@ class Follower:
         self.all_group: str | None = None  # the owner's (or staff) group, when following all
         self.filters = Filters()
         self.watches: dict[str, Watch] = {}
+        self.holding = 0
+        self.backlog: list[dict[str, Any]] = []
 
     async def __call__(self, scope, receive, send):
         try:
@@ -236,12 +245,37 @@ class Follower:
     async def _join(self, group: str) -> None:
         if group not in self.joined:
             self.joined.add(group)
-            await self.channel_layer.group_add(group, self.channel_name)
+            if self.local_fanout:
+                await fanout.local_groups(self.channel_layer).join(group, self)
+            else:
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def _leave(self, group: str) -> None:
         if group in self.joined:
             self.joined.discard(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+            if self.local_fanout:
+                await fanout.local_groups(self.channel_layer).leave(group, self)
+            else:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """An event from the process's shared subscription (jobs.fanout)."""
+        if self.holding:
+            self.backlog.append(message)
+        else:
+            await self.batch_event(message)
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Live events that arrive meanwhile wait, then go out in order: a subscription's
+        snapshot goes first (what the connection's own queue did when it joined groups itself)."""
+        self.holding += 1
+        try:
+            yield
+        finally:
+            self.holding -= 1
+            while not self.holding and self.backlog:
+                await self.batch_event(self.backlog.pop(0))
 
     def watch(self, job_id: str) -> Watch:
         watch = self.watches.get(job_id)
@@ -359,6 +393,8 @@ class Follower:
 class JobsConsumer(Follower, AsyncWebsocketConsumer):
     """/ws/jobs/"""
 
+    local_fanout = True
+
     actions = {
         "subscribe_job": "on_subscribe_job",
         "subscribe_all_jobs": "on_subscribe_all_jobs",
@@ -413,11 +449,12 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
             raise BadRequest("subscribe_job needs a job_id.")
         last_seq = parse_cursor(message.get("last_seq"), "last_seq")
         last_log_id = parse_cursor(message.get("last_log_id"), "last_log_id")
-        payloads = await self.follow_job(message["job_id"], last_seq, last_log_id)
-        if payloads is None:
-            return await self.error("not_found", "No such job.")
-        for payload in payloads:
-            await self.emit(payload)
+        async with self.held():
+            payloads = await self.follow_job(message["job_id"], last_seq, last_log_id)
+            if payloads is None:
+                return await self.error("not_found", "No such job.")
+            for payload in payloads:
+                await self.emit(payload)
 
     async def on_subscribe_all_jobs(self, message: dict[str, Any]) -> None:
         await self.follow_all(Filters(message.get("filters")))
@@ -446,14 +483,15 @@ class JobConsumer(JobsConsumer):
             await self.error("bad_request", str(exc))
             return await self.close(code=4400)
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        payloads = await self.follow_job(job_id, last_seq, last_log_id)
-        if payloads is None:
-            await self.error("not_found", "No such job.")
-            return await self.close(code=4404)
-        for payload in payloads:
-            await self.emit(payload)
-        if self.live and any(p["event"] in FINAL_NAMES for p in payloads):
-            await self.finish()  # finished already: the snapshot is all there is
+        async with self.held():
+            payloads = await self.follow_job(job_id, last_seq, last_log_id)
+            if payloads is None:
+                await self.error("not_found", "No such job.")
+                return await self.close(code=4404)
+            for payload in payloads:
+                await self.emit(payload)
+            if self.live and any(p["event"] in FINAL_NAMES for p in payloads):
+                await self.finish()  # finished already: the snapshot is all there is
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.live:

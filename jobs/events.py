@@ -5,8 +5,10 @@ Every change a client can see is published here, after the database commit, carr
 publishers: the chunk runner publishes a job's state at most every `status_interval()` seconds,
 and item changes as one `item_update` per flush.
 
-Channel-layer messages are ``{"type": "batch.event", "event": <payload>, "job": <routing facts>}``;
-consumers only check who may see them, apply subscription filters and forward `event` as JSON.
+Channel-layer messages are ``{"type": "batch.event", "event": <payload>, "job": <routing facts>,
+"group": <the group it was sent to>}`` (a daphne process hears each group once and hands the
+message to its sockets in that group: jobs.fanout); consumers only check who may see them, apply
+subscription filters and forward `event` as JSON.
 """
 
 from __future__ import annotations
@@ -151,8 +153,8 @@ async def send(job: dict[str, Any], payloads: Iterable[dict[str, Any]]) -> None:
     groups = groups_for(job["id"], job["owner_id"])
     try:
         for message in _messages(job, payloads):
-            for group in groups:
-                await layer.group_send(group, message)
+            for group in groups:  # named, for the process's shared subscription (jobs.fanout)
+                await layer.group_send(group, {**message, "group": group})
     except Exception as exc:  # live events are best effort: the DB already has the state
         log.warning("Could not publish events for job %s: %s", job["id"], exc)
 
@@ -295,7 +297,8 @@ def publish_queues(owner_ids: Iterable[Any] = ()) -> int:
     messages = {}
     for owner_id, queues in figures.items():
         group = STAFF_QUEUES_GROUP if owner_id is None else f"queues.owner.{owner_id}"
-        messages[group] = {"type": MESSAGE_TYPE, "event": queue_event(queues, seq), "job": None}
+        event = queue_event(queues, seq)
+        messages[group] = {"type": MESSAGE_TYPE, "event": event, "job": None, "group": group}
 
     async def _send() -> None:
         for group, message in messages.items():
