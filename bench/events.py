@@ -10,8 +10,8 @@ the same run (issue 6, Benchmark). Figures for a closing note, not a test.
    of commit → receive) to the client receiving it.
 2. fan-out — --sockets sockets on ONE daphne process subscribed to one job, fed by a publisher
    that sends the job's state through `jobs.events.send` (one publish per group, as the runner
-   does) at 4 events/s, then floods it at 8 events/s to measure how many messages/s the process
-   delivers. Once through our /ws/job/<id>/ consumer (API-key auth, snapshot, seq bookkeeping),
+   does) at 4 events/s, then floods it at 16 events/s (more than one process delivers) to measure
+   how many messages/s the process delivers. Once through our /ws/job/<id>/ consumer (API-key auth, snapshot, seq bookkeeping),
    once through the bare consumer of bench/events_bare.py (its own ASGI app, same layer).
 3. 5,000 sockets (--big) on one process with the adaptive interval: the publisher paces the job's
    state with `events.status_interval(events.subscriber_count(job))`, as the runner does, which
@@ -617,7 +617,7 @@ def fanout_plan(args, n: int) -> dict:
         "sockets": n,
         "plan": [
             ("steady", args.steady_seconds, fixed(0.25)),
-            ("flood", args.flood_seconds, fixed(0.125)),
+            ("flood", args.flood_seconds, fixed(0.0625)),
         ],
     }
 
@@ -639,7 +639,7 @@ def measure_fanout(args, owner, key, layers=("pubsub",)) -> dict:
 
 def report_fanout(args, runs: dict) -> None:
     say(f"\n2. fan-out: {args.sockets:,} sockets on one daphne process, one job at 4 events/s")
-    say("   (flood: 8 events/s, more than one process delivers: its delivery rate)")
+    say("   (flood: 16 events/s, more than one process delivers: its delivery rate)")
     rows = []
     for (name, layer), res in runs.items():
         steady, flood = summarize(res, "steady"), summarize(res, "flood")
