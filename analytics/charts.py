@@ -10,7 +10,6 @@ from typing import Any
 
 from analytics import bins, queries
 from analytics.window import Window
-from jobs.access import jobs_for
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class Build:
             "queue_depth": lambda: queries.queue_depth(w),
             "error_codes": lambda: queries.error_codes(self.item_points),
             "failing_hosts": lambda: queries.failing_hosts(w),
-            "jobs_per_day": lambda: queries.jobs_per_day(w, jobs_for(self.user)),
+            "jobs_per_day": lambda: queries.jobs_per_day(w),
             "api_times": lambda: self.api,
             "webhooks": lambda: self.webhooks,
         }[name]

@@ -40,7 +40,7 @@ def _add_histogram(model: type[models.Model]) -> None:
 
 
 class ItemRollup(models.Model):
-    """Items that reached a final state, per bucket, owner and processor."""
+    """Items that reached a final state, and jobs submitted, per bucket, owner and processor."""
 
     period = models.CharField(max_length=1, choices=Period.choices)
     start = models.DateTimeField()
@@ -51,6 +51,9 @@ class ItemRollup(models.Model):
     cancelled = _counter()  # cancelled or skipped
     duration_sum = models.FloatField(db_default=0.0)
     bytes = _counter()
+    # Jobs submitted (analytics.record.record_job): "jobs per day" outlives the jobs themselves,
+    # which retention deletes (BATCHSITE_RETENTION_DAYS) long before their rollups go.
+    jobs = _counter()
 
     class Meta:
         db_table = "analytics_item_rollup"

@@ -62,6 +62,14 @@ def record_items(owner_id: int, processor: str, outcomes: Sequence[Any]) -> None
         _record_hosts(owner_id, processor, failed)
 
 
+def record_job(owner_id: int, processor: str, at: datetime) -> None:
+    """A job submitted (jobs.services.submit_batch, in the job's own transaction)."""
+    rows = Rows()
+    for period in LIVE_PERIODS:
+        rows.add((period, floor(at, period), owner_id, processor), {"jobs": 1})
+    upsert(ItemRollup, ("period", "start", "owner", "processor"), rows)
+
+
 def _record_hosts(owner_id: int, processor: str, failed: Iterable[tuple[int, datetime]]) -> None:
     from jobs.models import JobItem  # jobs imports this module: read its models when called
 

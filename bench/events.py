@@ -634,6 +634,11 @@ def measure_fanout(args, owner, key, layers=("pubsub",)) -> dict:
                 app, path, layer, f"{name}-{layer}", job, key, args, fanout_plan(args, args.sockets)
             )
             out[(name, layer)] = res
+            steady, flood = summarize(res, "steady"), summarize(res, "flood")
+            say(
+                f"   {name} ({layer}) done: p99 {steady['p99']:.0f} ms at 4 events/s, "
+                f"flood {flood['rate']:,.0f} msg/s"
+            )
     return out
 
 

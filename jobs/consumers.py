@@ -187,12 +187,13 @@ class Follower:
     in, which jobs it follows and what it already sent. Subclasses implement `send_event`,
     `finish` (after a followed job's final event, for one-job connections) and `drop`.
 
-    `local_fanout`: join groups through the process's shared subscription (jobs.fanout), which
+    `shares_fanout`: join groups through the process's shared subscription (jobs.fanout), which
     calls `deliver` from its own task, rather than with the connection's own channel. WebSockets
-    do; SSE streams (whose `finish` and `drop` end their own task) keep their channel."""
+    do on the pub/sub layer; SSE streams (whose `finish` and `drop` end their own task) keep their
+    channel."""
 
     single_job = False
-    local_fanout = False
+    shares_fanout = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -209,6 +210,7 @@ class Follower:
         self.watches: dict[str, Watch] = {}
         self.holding = 0
         self.backlog: list[dict[str, Any]] = []
+        self.local_fanout = False
 
     async def __call__(self, scope, receive, send):
         try:
@@ -233,6 +235,7 @@ class Follower:
         if self.connection_key is None:
             return 4429
         self.user, self.live = user, True
+        self.local_fanout = self.shares_fanout and fanout.supports(self.channel_layer)
         self.sees_all = await database_sync_to_async(can_see_all)(user)  # staff and viewers
         self.buffer = SendBuffer.find(self.base_send)
         return None
@@ -393,7 +396,7 @@ class Follower:
 class JobsConsumer(Follower, AsyncWebsocketConsumer):
     """/ws/jobs/"""
 
-    local_fanout = True
+    shares_fanout = True
 
     actions = {
         "subscribe_job": "on_subscribe_job",

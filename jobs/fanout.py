@@ -7,6 +7,11 @@ task to forward it. With 5,000 sockets on one job, that was a quarter of the pro
 (py-spy on bench/events.py); the rest is daphne writing to the sockets, which no consumer avoids.
 Here an event is decoded once per process and written to each socket in turn, from one task.
 
+Only with the pub/sub layer (the product's: channels_redis.pubsub), which hands a process every
+message of its groups however many wait. Layers with a capacity per channel (RedisChannelLayer,
+the in-memory layer: 100 by default) would drop events for all of a process's sockets once its
+one channel fell that far behind; with them every socket keeps a channel of its own (`supports`).
+
 The publisher names the group in each message (jobs.events), so the one channel of the process
 knows which followers a message is for. Event order per socket is the order the process receives
 them, as before. A follower holds what arrives while it sets up a subscription (jobs.consumers:
@@ -99,6 +104,13 @@ class LocalGroups:
                 log.exception("Fan-out: delivering an event failed")
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+
+
+def supports(layer) -> bool:
+    """Whether `layer` delivers every message of a group to the process (no channel capacity)."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    return isinstance(layer, RedisPubSubChannelLayer)
 
 
 _BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalGroups] = (

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from analytics.record import record_job
 from jobs import audit, events, item_groups, store, tasks
 from jobs.account import quotas
 from jobs.intake import IntakeError, IntakeResult, parse_submission
@@ -170,6 +171,7 @@ def submit_batch(
         rows = [(i, a.url, a.input[:2048]) for i, a in enumerate(intake.accepted)]
         store.insert_items(job.pk, rows, ItemStatus.QUEUED)
         add_log(job.pk, _intake_summary(intake))
+        record_job(owner.pk, job.processor, job.created_at)
         transaction.on_commit(lambda: tasks.enqueue_runners(job, items=len(rows)), robust=True)
         events.publish_job(job)
         events.publish_queues_on_commit(owner.pk)

@@ -75,6 +75,30 @@ def test_a_socket_that_leaves_gets_nothing_more_and_the_others_carry_on(alice, a
     run(scenario)
 
 
+def test_on_a_layer_with_channel_capacities_each_socket_keeps_its_own_channel(
+    alice, alice_key, settings
+):
+    # RedisChannelLayer drops what a channel holds past its capacity: one shared channel would
+    # lose events for every socket of the process once it fell behind.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+        }
+    }
+    job = make_job(alice, seq=10)
+
+    async def scenario():
+        comm = await connect(f"/ws/job/{job.pk}/", alice_key)
+        assert (await receive(comm))["seq"] == 10
+        assert fanout.local_groups(get_channel_layer()).size(events.job_group(job.pk)) == 0
+        await publish(job, status(job, 11))
+        assert (await receive(comm))["seq"] == 11
+        await comm.disconnect()
+
+    run(scenario)
+
+
 class Recording(Follower):
     """A follower that records what it would send (the fan-out's and held()'s side only)."""
 
