@@ -185,7 +185,10 @@ async def run_clients(args) -> None:
                     stats.missing[stage] += max(0, msg["seq"] - last_seq[stage] - 1)
                 last_at[stage], last_seq[stage] = now, msg["seq"]
         except Exception as exc:
-            stats.closed_early[type(exc).__name__] += 1
+            # Which close (the server's code, or none: the TCP connection went) in which stage.
+            code = getattr(getattr(exc, "rcvd", None), "code", "no close frame")
+            stage = stats.last_stage[i] or "connect"
+            stats.closed_early[f"{type(exc).__name__} {code} in {stage}"] += 1
         else:
             if ws.close_code not in (None, 1000):
                 stats.closed_early[str(ws.close_code)] += 1

@@ -224,7 +224,7 @@ def status_interval(subscribers: int = 0) -> float:
     sockets watch it, so one job's fan-out stays within a daphne process's budget (socket
     messages per second), but never slower than BATCHSITE_EVENT_MAX_INTERVAL, so every socket
     still gets the latest state well within 2 s. (Past budget × max interval sockets on one
-    job, e.g. 5,100, the budget gives way: spread them over more daphne processes.)"""
+    job, 12,000 by default, the budget gives way: spread them over more daphne processes.)"""
     base = settings.BATCHSITE_EVENT_INTERVAL
     budget = settings.BATCHSITE_EVENT_FANOUT_BUDGET
     if subscribers <= 0:

@@ -20,6 +20,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from jobs.account.quotas import quota_for
 from jobs.models import ApiKey, BatchJob, Quota
+from jobs.services import SETTINGS_FIELDS
 from tests.events.wsclient import Stream, connect, receive, settle
 from tests.pages.test_job_new import form_data
 from tests.security.test_roles import finished_job, running_job
@@ -112,19 +113,7 @@ def post_json(client: Client, path: str, body, method: str = "post"):
     return getattr(client, method)(path, data, content_type="application/json")
 
 
-SUBMIT_FIELDS = [
-    "processor",
-    "options",
-    "priority",
-    "concurrency",
-    "item_timeout",
-    "max_attempts",
-    "name",
-    "per_host_limit",
-    "host_delay",
-    "text",
-    "urls",
-]
+SUBMIT_FIELDS = [*SETTINGS_FIELDS, "text", "urls"]
 GOOD_URL = "http://127.0.0.1:9/a"
 
 
