@@ -223,7 +223,9 @@ async def run_clients(args) -> None:
     print("READY", flush=True)
     everyone = asyncio.ensure_future(asyncio.gather(*tasks))
     watchdog = asyncio.create_task(silence())
-    await asyncio.wait({everyone, watchdog}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {everyone, watchdog}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     watchdog.cancel()
     sampler.cancel()
     for task in tasks:
