@@ -40,6 +40,7 @@ from jobs.ws_auth import SEND_TIMEOUT, SendBuffer, admit_connection, counters, m
 FINAL_NAMES = frozenset(events.FINAL_EVENTS.values())
 CATCHUP_LINES = 500  # more missed log lines than this: a snapshot with "resync" instead
 WATCHES_KEPT = 10_000  # jobs a connection remembers the last sent seq of
+FINAL_CLOSE_SECONDS = 10.0  # how long a client has to answer the close after a final event
 
 
 def dumps(payload: dict[str, Any]) -> str:
@@ -422,6 +423,8 @@ class JobsConsumer(Follower, AsyncWebsocketConsumer):
 
     async def finish(self) -> None:
         self.live = False
+        if self.buffer is not None:  # a slow reader still gets the final event before the close
+            self.buffer.linger(FINAL_CLOSE_SECONDS)
         await self.close(code=1000)
 
     async def drop(self) -> None:

@@ -206,8 +206,9 @@ class SendBuffer:
     backpressure (awaiting the drain) makes observable.
     """
 
-    def __init__(self, transport) -> None:
+    def __init__(self, transport, protocol=None) -> None:
         self.transport = transport
+        self.protocol = protocol
 
     def pending(self) -> int:
         t = self.transport
@@ -216,13 +217,22 @@ class SendBuffer:
     def abort(self) -> None:
         self.transport.abortConnection()
 
+    def linger(self, seconds: float) -> None:
+        """Wait this long for the client's answer to our close frame. Autobahn's default (its
+        closeHandshakeTimeout, 1 s, which daphne does not expose) then aborts the connection,
+        and a client that had not read yet loses what it was sent last to the reset: after a
+        job's final event, a slow reader would miss that event."""
+        if hasattr(self.protocol, "closeHandshakeTimeout"):
+            self.protocol.closeHandshakeTimeout = seconds
+
     @classmethod
     def find(cls, send) -> SendBuffer | None:
         for _ in range(6):
             if isinstance(send, functools.partial):
-                transport = getattr(send.args[0] if send.args else None, "transport", None)
+                protocol = send.args[0] if send.args else None
+                transport = getattr(protocol, "transport", None)
                 if all(hasattr(transport, a) for a in ("dataBuffer", "offset", "_tempDataLen")):
-                    return cls(transport)
+                    return cls(transport, protocol)
                 return None
             send = getattr(getattr(send, "__self__", None), "real_send", None)
         return None

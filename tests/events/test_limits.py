@@ -1,11 +1,13 @@
 """Connection limits against a real daphne: an idle socket is pinged and one that does not answer
-is dropped (its share given back); a socket that answers stays open however quiet it is. (The
-per-user cap is in test_websocket.py, the slow reader in test_live.py.)"""
+is dropped (its share given back); a socket that answers stays open however quiet it is; a job
+socket's close after the final event waits for a client that reads late. (The per-user cap is in
+test_websocket.py, the slow reader in test_live.py.)"""
 
 from __future__ import annotations
 
 import base64
 import os
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from jobs import events
 from jobs.ws_auth import SOCKETS_KEY
 from tests.events.clients import Recorder
 from tests.events.conftest import running_daphne
-from tests.events.wsclient import make_job, status
+from tests.events.wsclient import final, make_job, status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -52,16 +54,21 @@ def mute_client(server: str, path: str) -> socket.socket:
 def opcodes_until_closed(sock: socket.socket, timeout: float) -> tuple[list[int], bool]:
     """The opcodes of the frames the server sends (unmasked, small) until it ends the TCP
     connection or `timeout` passes; and whether it ended it."""
+    data, closed = bytes_until_closed(sock, timeout)
+    return parse_opcodes(data), closed
+
+
+def bytes_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, bool]:
     sock.settimeout(timeout)
     data = b""
     try:
         while chunk := sock.recv(65536):
             data += chunk
     except TimeoutError:
-        return parse_opcodes(data), False
+        return data, False
     except ConnectionResetError:
         pass
-    return parse_opcodes(data), True
+    return data, True
 
 
 def parse_opcodes(data: bytes) -> list[int]:
@@ -116,3 +123,20 @@ def test_a_quiet_socket_that_answers_pings_stays_open_and_live(
     assert client.thread.is_alive(), "still connected"
     assert client.close_code is None
     assert redis_db.get(SOCKETS_KEY.format(user_id=alice.pk)) == b"1"
+
+
+def test_a_client_that_reads_late_still_gets_the_final_event_and_a_clean_close(
+    alice, alice_key, daphne_server
+):
+    # The server closes a job socket right after the final event. Autobahn gives the client 1 s
+    # to answer the close, then resets the connection, and a reset throws away what the client
+    # had not read yet: the final event itself. The job socket waits longer for its close.
+    job = make_job(alice)
+    sock = mute_client(daphne_server, f"/ws/job/{job.pk}/?api_key={alice_key}")
+    assert select.select([sock], [], [], 10)[0], "the snapshot arrives: the socket follows the job"
+    async_to_sync(events.send)(events.routing(job), [final(job, 11)])
+    time.sleep(3)  # a client busy elsewhere (a phone in the background, a starved process)
+    data, _ = bytes_until_closed(sock, timeout=3)
+    sock.close()
+    assert b'"job_completed"' in data
+    assert CLOSE in parse_opcodes(data)
