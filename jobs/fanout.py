@@ -14,7 +14,7 @@ one channel fell that far behind; with them every socket keeps a channel of its 
 
 The publisher names the group in each message (jobs.events), so the one channel of the process
 knows which followers a message is for. Event order per socket is the order the process receives
-them, as before. A follower holds what arrives while it sets up a subscription (jobs.consumers:
+them, as before. A follower holds what arrives while it sets up a subscription (jobs.following:
 `Follower.held`) and sends it after its snapshot, as its own queue used to.
 """
 

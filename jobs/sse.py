@@ -24,7 +24,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from jobs.consumers import FINAL_NAMES, BadRequest, Filters, Follower, dumps, parse_cursor
+from jobs.following import FINAL_NAMES, BadRequest, Filters, Follower, dumps, parse_cursor
 
 PING = {"event": None}
 STREAM_HEADERS = [

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from jobs import events, fanout
-from jobs.consumers import Follower
+from jobs.following import Follower
 from tests.events.wsclient import connect, final, make_job, publish, quiet, receive, status
 
 pytestmark = pytest.mark.django_db(transaction=True)
