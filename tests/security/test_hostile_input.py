@@ -339,18 +339,8 @@ def test_hostile_action_bodies_never_fail(unlimited, alice, staff):
 @pytest.mark.django_db
 def test_the_new_batch_page_takes_hostile_fields(unlimited):
     failures: list = []
-    fields = [
-        "text",
-        "name",
-        "processor",
-        "priority",
-        "concurrency",
-        "item_timeout",
-        "max_attempts",
-        "per_host_limit",
-        "host_delay",
-        "options-strategy",
-    ]
+    # The page's options form is prefixed: "options-<field>".
+    fields = ["text", *(f for f in SETTINGS_FIELDS if f != "options"), "options-strategy"]
     for field in fields:
         for value in TEXT if field in ("text", "name") else SAMPLE:
             data = (
